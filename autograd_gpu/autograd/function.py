@@ -1,0 +1,240 @@
+"""``Function``: the one way an op enters the graph, built-in or user-defined.
+
+The node created by ``apply`` is also the ``ctx`` handed to ``forward`` and
+``backward`` (as in PyTorch), so an op's state lives in one object.
+"""
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+from . import anomaly
+from .grad_mode import _state as _grad_state
+from .graph import FREED_MESSAGE, Node, gradient_edge
+
+
+def _type_name(t) -> str:
+    dev = "" if t._device.type == "cpu" else f"{t._device.type}."
+    return f"autograd_gpu.{dev}{t.dtype._torch_name}Tensor"
+
+
+class SavedTensor:
+    """A tensor saved for backward, checked against in-place changes when unpacked.
+
+    Outputs are stored without their ``grad_fn`` (that is the node holding them) and
+    rebuilt on unpack, so a node never keeps itself alive through its own output.
+    """
+
+    __slots__ = ("tensor", "data", "device", "vc", "version", "output_nr", "requires_grad")
+
+    def __init__(self, t, output_nr: int | None) -> None:
+        self.vc = t._vc
+        self.version = t._vc[0]
+        self.output_nr = output_nr
+        if output_nr is None:
+            self.tensor, self.data, self.device = t, None, None
+        else:
+            self.tensor, self.data, self.device = None, t._data, t._device
+            self.requires_grad = t.grad_fn is not None
+
+    def unpack(self, node):
+        from ..tensor import Tensor
+        if self.vc[0] != self.version:
+            t = self.tensor
+            if t is not None and t.grad_fn is not None:
+                where = f", which is output {t._output_nr} of {t.grad_fn.name()},"
+            elif t is None:
+                where = f", which is output {self.output_nr} of {node.name()},"
+            else:
+                where = ""
+            probe = t if t is not None else Tensor._make(self.data, self.device)
+            raise RuntimeError(
+                "one of the variables needed for gradient computation has been modified by an "
+                f"inplace operation: [{_type_name(probe)} [{', '.join(map(str, probe.shape))}]]{where} "
+                f"is at version {self.vc[0]}; expected version {self.version} instead. Hint: enable "
+                "anomaly detection to find the operation that failed to compute its gradient, with "
+                "autograd_gpu.autograd.set_detect_anomaly(True).")
+        if self.tensor is not None:
+            return self.tensor
+        t = Tensor._make(self.data, self.device)
+        t._vc = self.vc
+        if self.requires_grad:
+            t.grad_fn, t._output_nr = node, self.output_nr
+        return t
+
+
+class BackwardNode(Node):
+    """Node (and ctx) of one ``Function.apply`` call."""
+
+    __slots__ = ("saved", "to_save", "needs_input_grad", "materialize_grads", "non_differentiable",
+                 "dirty", "__dict__")
+    _fn: Any = None
+
+    def __init__(self) -> None:
+        Node.__init__(self)
+        self.saved = ()
+        self.to_save = None
+        self.materialize_grads = True
+        self.non_differentiable = None
+        self.dirty = None
+
+    # ctx API -----------------------------------------------------------------
+    def save_for_backward(self, *tensors) -> None:
+        self.to_save = tensors
+
+    @property
+    def saved_tensors(self) -> tuple:
+        saved = self.saved
+        if saved is None:
+            raise RuntimeError(FREED_MESSAGE)
+        return tuple(s.unpack(self) if s is not None else None for s in saved)
+
+    def mark_non_differentiable(self, *tensors) -> None:
+        self.non_differentiable = tensors
+
+    def mark_dirty(self, *tensors) -> None:
+        self.dirty = tensors
+
+    def set_materialize_grads(self, value: bool) -> None:
+        self.materialize_grads = value
+
+    # node API ----------------------------------------------------------------
+    def release(self) -> None:
+        if self.saved:
+            self.saved = None
+
+    def apply(self, grads: list) -> list:
+        if self.materialize_grads and any(g is None for g in grads):
+            from ..ops.creation import zeros_from_meta
+            grads = [zeros_from_meta(self.out_meta[i]) if g is None else g for i, g in enumerate(grads)]
+        result = self._fn.backward(self, *grads)
+        if type(result) is not tuple:
+            result = tuple(result) if isinstance(result, list) else (result,)
+        n = len(self.next_edges)
+        if len(result) != n:
+            if len(result) > n and all(r is None for r in result[n:]):
+                result = result[:n]
+            else:
+                raise RuntimeError(f"function {self.name()} returned an incorrect number of gradients "
+                                   f"(expected {n}, got {len(result)})")
+        return result
+
+
+class FunctionMeta(type):
+    def __init__(cls, name, bases, ns) -> None:
+        super().__init__(name, bases, ns)
+        node_name = ns.get("node_name", f"{name}Backward")
+        cls._backward_cls = type(node_name, (BackwardNode,), {"__slots__": (), "_fn": cls})
+
+
+class Function(metaclass=FunctionMeta):
+    """Subclass with static ``forward(ctx, *args)`` and ``backward(ctx, *grads)``; call ``apply``.
+
+    ``forward`` runs with grad mode off; ``backward`` returns one gradient (or None)
+    per ``forward`` argument. Built-in ops use the same protocol, with ``node_name``
+    set to PyTorch's node name (``ExpBackward0``).
+    """
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):  # pragma: no cover - abstract
+        raise NotImplementedError("You must implement the forward function for custom autograd.Function.")
+
+    @staticmethod
+    def backward(ctx, *grads):  # pragma: no cover - abstract
+        raise NotImplementedError("You must implement either the backward or vjp method for your custom "
+                                  "autograd.Function to use it with backward mode AD.")
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        from ..tensor import Tensor
+        node = cls._backward_cls()
+        grad_on = getattr(_grad_state, "enabled", True)
+        needs = tuple([grad_on and isinstance(a, Tensor) and a.requires_grad for a in args])
+        node.needs_input_grad = needs
+        requires = True in needs
+        _grad_state.enabled = False
+        try:
+            out = cls.forward(node, *args, **kwargs)
+        finally:
+            _grad_state.enabled = grad_on
+        if node.dirty:
+            for d in node.dirty:
+                d._vc[0] += 1
+        if not requires:
+            node.to_save = None
+            return out
+        return _wire(node, args, needs, out)
+
+
+def _wire(node: BackwardNode, args: tuple, needs: tuple, out):
+    """Connect ``node`` to its inputs and outputs after ``forward`` ran."""
+    from ..tensor import Tensor
+    node.next_edges = [gradient_edge(a) if n else None for a, n in zip(args, needs)]
+    single = not isinstance(out, tuple)
+    outs = (out,) if single else out
+    nondiff = node.non_differentiable or ()
+    dirty = node.dirty or ()
+    wired = []
+    meta = node.out_meta
+    for i, o in enumerate(outs):
+        if not isinstance(o, Tensor):
+            wired.append(o)
+            continue
+        if any(o is d for d in dirty):
+            if o.grad_fn is None and o._requires_grad:
+                raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+        elif any(o is a for a in args):
+            o = o._alias()  # returning an input unchanged: the output is a new tensor sharing its data
+        meta.append((o._data.shape, o._data.dtype, o._device))
+        if o.dtype.is_floating_point and not any(o is n for n in nondiff):
+            o.grad_fn, o._output_nr, o._requires_grad = node, i, False
+        wired.append(o)
+    to_save = node.to_save
+    if to_save:
+        saved = []
+        for t in to_save:
+            if t is None:
+                saved.append(None)
+                continue
+            nr = next((j for j, o in enumerate(wired) if o is t), None)
+            saved.append(SavedTensor(t, nr))
+        node.saved = saved
+        node.to_save = None
+    if anomaly.enabled:
+        node.anomaly_trace = "".join(traceback.format_stack()[:-2])
+    return wired[0] if single else tuple(wired)
+
+
+def once_differentiable(fn):
+    """Wrap a backward that cannot be differentiated: under grad mode its result is detached
+    and any attempt to differentiate it raises."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(ctx, *grads):
+        from .grad_mode import no_grad
+        with no_grad():
+            out = fn(ctx, *grads)
+        if not getattr(_grad_state, "enabled", True):
+            return out
+        outs = out if isinstance(out, tuple) else (out,)
+        if not any(getattr(g, "requires_grad", False) for g in grads):
+            return out
+        from ..tensor import Tensor
+        wrapped = tuple(_OnceDifferentiableError.apply(o, *grads) if isinstance(o, Tensor) else o
+                        for o in outs)
+        return wrapped if isinstance(out, tuple) else wrapped[0]
+    return wrapper
+
+
+class _OnceDifferentiableError(Function):
+    node_name = "DelayedError"
+
+    @staticmethod
+    def forward(ctx, out, *grads):
+        return out._alias()
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise RuntimeError("trying to differentiate twice a function that was marked with "
+                           "@once_differentiable")

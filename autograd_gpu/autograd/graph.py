@@ -1,0 +1,160 @@
+"""Graph nodes: what the engine runs. Knows nothing about any op.
+
+A node is created per differentiable op call; ``next_edges[i]`` is the
+``(node, input_nr)`` that receives the gradient for the op's i-th input (None when
+that input needs no gradient). ``out_meta[k]`` is (shape, numpy dtype, device) of
+the op's k-th output: the engine sums and casts incoming gradients to it.
+"""
+from __future__ import annotations
+
+import itertools
+import weakref
+from typing import Any, Callable
+
+_seq = itertools.count()
+
+FREED_MESSAGE = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after "
+    "they have already been freed). Saved intermediate values of the graph are freed when you call "
+    ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
+    "graph a second time or if you need to access saved tensors after calling backward.")
+
+
+class RemovableHandle:
+    __slots__ = ("_hooks", "_key")
+    _ids = itertools.count()
+
+    def __init__(self, hooks: dict) -> None:
+        self._hooks = weakref.ref(hooks) if hasattr(hooks, "__weakref__") else (lambda: hooks)
+        self._key = next(self._ids)
+
+    def remove(self) -> None:
+        hooks = self._hooks()
+        if hooks is not None:
+            hooks.pop(self._key, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+
+class Node:
+    __slots__ = ("next_edges", "seq", "out_meta", "tensor_pre_hooks", "retains_grad_hooks",
+                 "pre_hooks", "post_hooks", "anomaly_trace", "__weakref__")
+    is_accumulate = False
+
+    def __init__(self) -> None:
+        self.seq = next(_seq)
+        self.next_edges: list = []
+        self.out_meta: list = []
+        self.tensor_pre_hooks = None   # {output_nr: {key: fn}} from Tensor.register_hook
+        self.retains_grad_hooks = None  # {output_nr: fn} from Tensor.retain_grad
+        self.pre_hooks = None
+        self.post_hooks = None
+        self.anomaly_trace = None
+
+    def name(self) -> str:
+        return type(self).__name__
+
+    def apply(self, grads: list) -> list:  # pragma: no cover - abstract
+        raise NotImplementedError(f"{self.name()} does not implement apply()")
+
+    def release(self) -> None:
+        """Free saved buffers once the node ran and the graph is not retained."""
+
+    @property
+    def next_functions(self) -> tuple:
+        return tuple((e[0], e[1]) if e is not None else (None, 0) for e in self.next_edges)
+
+    def register_hook(self, fn: Callable) -> RemovableHandle:
+        """``fn(grad_inputs, grad_outputs)`` runs after the node; may return new grad_inputs."""
+        if self.post_hooks is None:
+            self.post_hooks = {}
+        h = RemovableHandle(self.post_hooks)
+        self.post_hooks[h._key] = fn
+        return h
+
+    def register_prehook(self, fn: Callable) -> RemovableHandle:
+        """``fn(grad_outputs)`` runs before the node; may return new grad_outputs."""
+        if self.pre_hooks is None:
+            self.pre_hooks = {}
+        h = RemovableHandle(self.pre_hooks)
+        self.pre_hooks[h._key] = fn
+        return h
+
+    def _add_tensor_pre_hook(self, output_nr: int, fn: Callable) -> RemovableHandle:
+        if self.tensor_pre_hooks is None:
+            self.tensor_pre_hooks = {}
+        hooks = self.tensor_pre_hooks.setdefault(output_nr, {})
+        h = RemovableHandle(_HookDict(hooks))
+        hooks[h._key] = fn
+        return h
+
+    def __repr__(self) -> str:
+        return f"<{self.name()} object at {id(self):#x}>"
+
+
+class _HookDict:
+    """Lets a handle remove itself from a plain dict it does not own."""
+    __slots__ = ("d", "__weakref__")
+
+    def __init__(self, d: dict) -> None:
+        self.d = d
+
+    def pop(self, k, default=None):
+        return self.d.pop(k, default)
+
+
+class AccumulateGrad(Node):
+    """Sink for a leaf: adds the incoming gradient into ``leaf.grad``."""
+
+    __slots__ = ("variable",)
+    is_accumulate = True
+
+    def __init__(self, variable) -> None:
+        super().__init__()
+        self.variable = variable
+        self.out_meta = [(variable._data.shape, variable._data.dtype, variable._device)]
+        self.tensor_pre_hooks = variable._leaf_hooks  # hooks live on the leaf, shared with us
+
+    def name(self) -> str:
+        return "torch::autograd::AccumulateGrad"
+
+    def apply(self, grads: list) -> list:
+        from .grad_mode import is_grad_enabled
+        g = grads[0]
+        if g is None:
+            return []
+        var = self.variable
+        if var.grad is None:
+            # A gradient built during this backward is ours to keep; anything that could
+            # be shared (a gradient the user passed in) was copied by the engine.
+            var.grad = g if is_grad_enabled() else g.detach()
+        elif is_grad_enabled():
+            var.grad = var.grad + g
+        else:
+            var.grad = (var.grad + g).detach()
+        if var._post_acc_hooks:
+            for fn in list(var._post_acc_hooks.values()):
+                fn(var)
+        return []
+
+
+def grad_accumulator(t) -> AccumulateGrad:
+    """The one AccumulateGrad of leaf ``t``; the graph keeps it alive, the leaf only refers to it."""
+    ref = t._acc_ref
+    acc = ref() if ref is not None else None
+    if acc is None:
+        acc = AccumulateGrad(t)
+        t._acc_ref = weakref.ref(acc)
+    return acc
+
+
+def gradient_edge(t) -> tuple[Any, int] | None:
+    if t.grad_fn is not None:
+        return (t.grad_fn, t._output_nr)
+    if t._requires_grad:
+        return (grad_accumulator(t), 0)
+    return None

@@ -1,0 +1,42 @@
+"""The CPU backend: NumPy arrays, one device."""
+from __future__ import annotations
+
+import numpy as np
+
+
+class NumpyBackend:
+    name = "numpy"
+    xp = np
+
+    def __init__(self) -> None:
+        self._rng = np.random.default_rng()
+
+    def device_count(self) -> int:
+        return 1
+
+    def set_device(self, index: int) -> None:
+        pass
+
+    def from_numpy(self, arr: np.ndarray, index: int | None) -> np.ndarray:
+        return arr
+
+    def to_numpy(self, arr: np.ndarray) -> np.ndarray:
+        return arr
+
+    def to_device(self, arr: np.ndarray, index: int | None) -> np.ndarray:
+        return arr
+
+    def synchronize(self, index: int | None) -> None:
+        pass
+
+    def storage_key(self, arr: np.ndarray) -> int:
+        """Identity of the allocation an array views (views of one buffer share it)."""
+        while isinstance(arr.base, np.ndarray):
+            arr = arr.base
+        return id(arr)
+
+    def manual_seed(self, seed: int) -> None:
+        self._rng = np.random.default_rng(seed)
+
+    def generator(self, index: int | None) -> np.random.Generator:
+        return self._rng

@@ -1,0 +1,191 @@
+"""Devices and the backend registry.
+
+A backend owns the arrays of one device type ("cpu" -> NumPy, "cuda" -> CuPy).
+The CUDA backend is registered by name and imported only when a CUDA device is
+first used, so a CPU-only install never imports CuPy.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+from typing import Any, Callable, Protocol
+
+
+class Backend(Protocol):
+    """What a device type must provide; ops reach it only through ``dispatch``."""
+
+    name: str          # dispatch-table key, e.g. "numpy", "cupy"
+    xp: Any            # the array module
+
+    def device_count(self) -> int: ...
+    def set_device(self, index: int) -> None: ...
+    def from_numpy(self, arr, index: int): ...
+    def to_numpy(self, arr): ...
+    def to_device(self, arr, index: int): ...
+    def synchronize(self, index: int) -> None: ...
+    def manual_seed(self, seed: int) -> None: ...
+    def generator(self, index: int): ...
+
+
+_factories: dict[str, Callable[[], Backend]] = {}
+_backends: dict[str, Backend] = {}
+_errors: dict[str, str] = {}
+_lock = threading.Lock()
+
+
+def register_backend(device_type: str, factory: Callable[[], Backend]) -> None:
+    """Register a device type; ``factory`` is called on first use (it may raise RuntimeError)."""
+    with _lock:
+        _factories[device_type] = factory
+        _backends.pop(device_type, None)
+        _errors.pop(device_type, None)
+    _forget_backend(device_type)
+
+
+def unregister_backend(device_type: str) -> None:
+    with _lock:
+        _factories.pop(device_type, None)
+        _backends.pop(device_type, None)
+        _errors.pop(device_type, None)
+    _forget_backend(device_type)
+
+
+def _forget_backend(device_type: str) -> None:
+    for d in list(Device._cache.values()) if "Device" in globals() else ():
+        if d.type == device_type:
+            d._backend = None
+
+
+def get_backend(device_type: str) -> Backend:
+    b = _backends.get(device_type)
+    if b is not None:
+        return b
+    with _lock:
+        if device_type in _backends:
+            return _backends[device_type]
+        if device_type in _errors:
+            raise RuntimeError(_errors[device_type])
+        factory = _factories.get(device_type)
+        if factory is None:
+            raise RuntimeError(f"Expected one of {', '.join(sorted(_factories))} device type at start of "
+                               f"device string: {device_type}")
+        try:
+            b = factory()
+        except RuntimeError as e:
+            _errors[device_type] = str(e)
+            raise
+        _backends[device_type] = b
+        return b
+
+
+def backend_available(device_type: str) -> bool:
+    try:
+        return get_backend(device_type).device_count() > 0
+    except RuntimeError:
+        return False
+
+
+class Device:
+    """``ag.device("cuda:1")``. Interned: equal devices are the same object."""
+
+    __slots__ = ("type", "index", "_backend", "__weakref__")
+    _cache: dict[tuple, "Device"] = {}
+
+    def __new__(cls, spec: "str | Device", index: int | None = None) -> "Device":
+        if isinstance(spec, Device):
+            return spec
+        key = (spec, index)
+        d = cls._cache.get(key)
+        if d is not None:
+            return d
+        if not isinstance(spec, str):
+            raise TypeError(f"device() received an invalid combination of arguments: {spec!r}")
+        dtype_, _, idx = spec.partition(":")
+        if idx:
+            if index is not None or not idx.isdigit():
+                raise RuntimeError(f"Invalid device string: '{spec}'")
+            index = int(idx)
+        if dtype_ not in _factories:
+            raise RuntimeError(f"Expected one of {', '.join(sorted(_factories))} device type at start of "
+                               f"device string: {spec}")
+        if index is not None and index < 0:
+            raise RuntimeError(f"Device index must not be negative, got {index}")
+        d = object.__new__(cls)
+        d.type, d.index, d._backend = dtype_, index, None
+        cls._cache[key] = d
+        return d
+
+    @property
+    def backend(self) -> Backend:
+        b = self._backend
+        if b is None:
+            b = self._backend = get_backend(self.type)
+        return b
+
+    def resolved(self) -> "Device":
+        """The concrete device an array lives on: ``cuda`` -> ``cuda:<current>``; ``cpu`` stays."""
+        if self.index is not None or self.type == "cpu":
+            return self
+        return Device(self.type, current_index(self.type))
+
+    def check_exists(self) -> "Device":
+        if self.type == "cpu":
+            return self
+        n = self.backend.device_count()
+        i = self.index or 0
+        if i >= n:
+            raise RuntimeError(f"Invalid device {self}: only {n} {self.type} device(s) available "
+                               f"(device indices 0..{n - 1}); check CUDA_VISIBLE_DEVICES")
+        return self
+
+    def __repr__(self) -> str:
+        return f"device(type='{self.type}'" + (f", index={self.index})" if self.index is not None else ")")
+
+    def __str__(self) -> str:
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, str):
+            other = Device(other)
+        return isinstance(other, Device) and self.type == other.type and self.index == other.index
+
+    def __hash__(self) -> int:
+        return hash((self.type, self.index))
+
+    def __reduce__(self):
+        return (Device, (str(self),))
+
+
+device = Device
+_current = threading.local()
+
+
+def current_index(device_type: str) -> int:
+    return getattr(_current, device_type, 0)
+
+
+def set_current_index(device_type: str, index: int) -> None:
+    """Make ``device_type:index`` current on this thread (the engine's workers call this)."""
+    setattr(_current, device_type, index)
+    get_backend(device_type).set_device(index)
+
+
+def _cpu_factory():
+    from .backends.numpy_backend import NumpyBackend
+    return NumpyBackend()
+
+
+def _cuda_factory():
+    mod = importlib.import_module("autograd_gpu.backends.cupy_backend")
+    return mod.CupyBackend()
+
+
+register_backend("cpu", _cpu_factory)
+register_backend("cuda", _cuda_factory)
+
+CPU = Device("cpu")
+
+
+def default_device() -> Device:
+    return Device(os.environ.get("AUTOGRAD_GPU_DEVICE", "cpu"))

@@ -1,0 +1,287 @@
+"""The backward pass: count dependencies, then run each node once its gradients are in.
+
+Read ``run_backward`` top to bottom: build the task, seed the root, loop on the
+caller's queue. Nodes on other devices are handed to that device's worker only
+when the graph spans several devices; otherwise the caller does everything.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+
+from ..autograd import anomaly
+from ..autograd.grad_mode import _state as _grad_state
+from ..device import CPU, Device, set_current_index
+from .graph_task import DONE, GraphRoot, GraphTask, LocalQueue, SharedQueue, node_device, priority
+from .workers import current_worker_device, worker_for
+
+_multithreading = True
+_tiebreak = itertools.count()
+
+
+def set_multithreading_enabled(mode: bool) -> None:
+    """Off: every node runs on the calling thread (for debugging)."""
+    global _multithreading
+    _multithreading = bool(mode)
+
+
+def is_multithreading_enabled() -> bool:
+    return _multithreading
+
+
+def run_backward(root_edges: list, root_grads: list, keep_graph: bool, create_graph: bool,
+                 input_edges: list | None = None, accumulate: bool = True) -> list | None:
+    """Run backward from ``root_edges`` seeded with ``root_grads``.
+
+    With ``input_edges``, only nodes on a path to them run and the gradient
+    arriving at each is captured (returned when ``accumulate`` is False).
+    """
+    task = GraphTask(keep_graph, create_graph, accumulate)
+    root = GraphRoot(root_edges, root_grads)
+    devices = _count_dependencies(task, root)
+    if input_edges is not None:
+        _prune_to_inputs(task, root, input_edges)
+
+    single = len(devices) <= 1 or not _multithreading or current_worker_device() is not None
+    task.threaded = not single
+    task.caller_queue = LocalQueue() if single else SharedQueue()
+    prev_grad = getattr(_grad_state, "enabled", True)
+    guard = next(iter(devices)) if single and devices else None
+    if guard is not None:
+        set_current_index(guard.type, guard.index or 0)
+    try:
+        _grad_state.enabled = create_graph
+        task.outstanding = 1
+        task.caller_queue.put((0, 0, root, []))
+        _loop(task)
+    finally:
+        _grad_state.enabled = prev_grad
+    if task.error is not None:
+        raise task.error
+    return task.captured if input_edges is not None else None
+
+
+def _count_dependencies(task: GraphTask, root: GraphRoot) -> set:
+    deps = task.deps
+    devices: set = set()
+    stack = [root]
+    seen = {root}
+    while stack:
+        node = stack.pop()
+        for edge in node.next_edges:
+            if edge is None:
+                continue
+            nxt = edge[0]
+            deps[nxt] = deps.get(nxt, 0) + 1
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+                dev = node_device(nxt)
+                if dev.type != "cpu":
+                    devices.add(dev)
+    return devices
+
+
+def _prune_to_inputs(task: GraphTask, root: GraphRoot, input_edges: list) -> None:
+    """Keep only nodes from which an input is reachable; note where to capture gradients."""
+    targets = set()
+    for i, edge in enumerate(input_edges):
+        task.captured.append(None)
+        if edge is None:
+            continue
+        node, nr = edge
+        if task.accumulate and node.is_accumulate:
+            targets.add(node)           # the leaf's accumulator runs as usual
+            continue
+        task.captures.setdefault(node, []).append((nr, i))
+        targets.add(node)
+    needed = set()
+    # iterative post-order: a node is needed when any child is a target or needed
+    stack = [(root, iter(root.next_edges))]
+    visited = {root}
+    while stack:
+        node, it = stack[-1]
+        advanced = False
+        for edge in it:
+            if edge is None:
+                continue
+            child = edge[0]
+            if child not in visited:
+                visited.add(child)
+                stack.append((child, iter(child.next_edges)))
+                advanced = True
+                break
+        if advanced:
+            continue
+        stack.pop()
+        if any(e is not None and (e[0] in needed or e[0] in targets) for e in node.next_edges):
+            needed.add(node)
+    for node in targets:
+        if node.is_accumulate and task.accumulate:
+            needed.add(node)
+    needed.add(root)
+    task.exec_nodes = needed
+
+
+def _loop(task: GraphTask) -> None:
+    """The calling thread's loop: run what is ready here until nothing is outstanding."""
+    q = task.caller_queue
+    while True:
+        _, _, node, grads = q.get()
+        if grads is DONE:
+            return
+        _run(task, node, grads)
+        if not task.threaded and task.outstanding == 0:
+            return
+
+
+def _run(task: GraphTask, node, grads: list) -> None:
+    """Run one node (on whichever thread owns its device) and route its outputs."""
+    if task.error is None:
+        try:
+            if task.threaded:
+                _grad_state.enabled = task.create_graph
+            _evaluate(task, node, grads)
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller
+            with task.lock:
+                if task.error is None:
+                    _name_node(e, node)
+                    task.error = e
+    with task.lock:
+        task.outstanding -= 1
+        done = task.outstanding == 0
+    if done and task.threaded:
+        task.caller_queue.put((-math.inf, 0, None, DONE))
+
+
+def _name_node(e: BaseException, node) -> None:
+    note = f"(raised while running the backward of {node.name()})"
+    if hasattr(e, "add_note"):
+        e.add_note(note)
+    elif e.args and isinstance(e.args[0], str):
+        e.args = (f"{e.args[0]}\n{note}",) + e.args[1:]
+
+
+def _evaluate(task: GraphTask, node, grads: list) -> None:
+    if node.tensor_pre_hooks:
+        for nr, hooks in node.tensor_pre_hooks.items():
+            for fn in list(hooks.values()):
+                if grads[nr] is not None:
+                    new = fn(grads[nr])
+                    if new is not None:
+                        grads[nr] = new
+    if node.retains_grad_hooks:
+        for nr, fn in node.retains_grad_hooks.items():
+            if grads[nr] is not None:
+                fn(grads[nr])
+    caps = task.captures.get(node) if task.captures else None
+    if caps:
+        _capture(task, node, grads, caps)
+    if task.exec_nodes is not None and node not in task.exec_nodes:
+        return
+    if node.pre_hooks:
+        for fn in list(node.pre_hooks.values()):
+            new = fn(tuple(grads))
+            if new is not None:
+                grads = list(new)
+    if node.is_accumulate:
+        _claim(task, node, grads)
+    outputs = node.apply(grads)
+    if not task.keep_graph:
+        node.release()
+    if node.post_hooks:
+        for fn in list(node.post_hooks.values()):
+            new = fn(tuple(outputs), tuple(grads))
+            if new is not None:
+                outputs = tuple(new)
+    if anomaly.enabled:
+        _check_nan(node, outputs)
+    _route(task, node, outputs)
+
+
+def _capture(task: GraphTask, node, grads: list, caps: list) -> None:
+    for nr, i in caps:
+        g = grads[nr]
+        if task.accumulate:  # backward(inputs=[non-leaf]): accumulate into its .grad
+            t = task.captured[i]
+            task.captured[i] = g if t is None or g is None else t + g
+        else:
+            task.captured[i] = g
+
+
+def _claim(task: GraphTask, node, grads: list) -> None:
+    """A leaf's first .grad steals the gradient only if no other leaf holds the same storage
+    and it is contiguous; otherwise it gets a copy (PyTorch's layout and aliasing contract)."""
+    g = grads[0]
+    if g is None or node.variable.grad is not None:
+        return
+    backend = g._device.backend
+    key = backend.storage_key(g._data)
+    if key in task.claimed or not g._data.flags.c_contiguous:
+        from ..ops.copy import clone
+        grads[0] = clone(g)
+    else:
+        task.claimed.add(key)
+
+
+def _check_nan(node, outputs) -> None:
+    for i, g in enumerate(outputs):
+        if g is not None and g._data.dtype.kind == "f" and bool(g._device.backend.xp.isnan(g._data).any()):
+            msg = f"Function '{node.name()}' returned nan values in its {i}th output."
+            if node.anomaly_trace:
+                msg += "\nTraceback of forward call that caused the error:\n" + node.anomaly_trace
+            raise RuntimeError(msg)
+
+
+def _validate(node, i: int, g, meta):
+    """Sum a broadcast gradient back to the input's shape, cast to its dtype, check its device."""
+    shape, dtype, device = meta
+    if g._data.shape != shape:
+        from ..ops._common import sum_to_shape, sum_to_compatible
+        if not sum_to_compatible(g._data.shape, shape):
+            raise RuntimeError(f"Function {node.name()} returned an invalid gradient at index {i} - got "
+                               f"{list(g._data.shape)} but expected shape compatible with {list(shape)}")
+        g = sum_to_shape(g, shape)
+    if g._device is not device:
+        raise RuntimeError(f"Function {node.name()} returned an invalid gradient at index {i} - expected "
+                           f"device {device} but got {g._device}")
+    if g._data.dtype != dtype:
+        g = g.to(dtype)
+    return g
+
+
+def _route(task: GraphTask, node, outputs) -> None:
+    exec_nodes = task.exec_nodes
+    for i, edge in enumerate(node.next_edges):
+        if edge is None:
+            continue
+        nxt, nr = edge
+        if exec_nodes is not None and nxt not in exec_nodes and nxt not in task.captures:
+            continue
+        g = outputs[i]
+        if g is not None:
+            g = _validate(node, i, g, nxt.out_meta[nr])
+        with task.lock:
+            buf = task.buffers.get(nxt)
+            if buf is None:
+                buf = task.buffers[nxt] = [None] * len(nxt.out_meta)
+            if g is not None:
+                cur = buf[nr]
+                buf[nr] = g if cur is None else cur + g
+            left = task.deps[nxt] - 1
+            task.deps[nxt] = left
+            if left:
+                continue
+            del task.buffers[nxt]
+            task.outstanding += 1
+        _schedule(task, nxt, buf)
+
+
+def _schedule(task: GraphTask, node, grads: list) -> None:
+    item = (priority(node), next(_tiebreak), task, node, grads)
+    if task.threaded:
+        dev: Device = node_device(node)
+        if dev is not CPU:
+            worker_for(dev, _run).queue.put(item)
+            return
+    task.caller_queue.put((item[0], item[1], node, grads))

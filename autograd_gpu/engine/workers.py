@@ -1,0 +1,42 @@
+"""One worker thread per non-CPU device, each with its own ready queue, started lazily."""
+from __future__ import annotations
+
+import threading
+
+from ..device import Device, set_current_index
+from .graph_task import SharedQueue
+
+_workers: dict[Device, "DeviceWorker"] = {}
+_lock = threading.Lock()
+_tls = threading.local()
+
+
+def current_worker_device() -> Device | None:
+    """The device whose worker this thread is, or None on any other thread."""
+    return getattr(_tls, "device", None)
+
+
+class DeviceWorker:
+    def __init__(self, device: Device, run) -> None:
+        self.device = device
+        self.queue = SharedQueue()
+        self._run = run
+        self.thread = threading.Thread(target=self._loop, name=f"autograd_gpu-{device}", daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        _tls.device = self.device
+        set_current_index(self.device.type, self.device.index or 0)
+        while True:
+            _, _, task, node, grads = self.queue.get()
+            self._run(task, node, grads)
+
+
+def worker_for(device: Device, run) -> DeviceWorker:
+    w = _workers.get(device)
+    if w is None:
+        with _lock:
+            w = _workers.get(device)
+            if w is None:
+                w = _workers[device] = DeviceWorker(device, run)
+    return w

@@ -1,0 +1,93 @@
+"""Rules shared by every op: broadcasting, summing a gradient back to its input's
+shape, device checks, and the kernel lookup."""
+from __future__ import annotations
+
+from ..dispatch import lookup
+from ..tensor import Tensor
+
+
+def kernel(op: str, t: Tensor):
+    """The implementation of ``op`` for ``t``'s backend."""
+    return lookup(op, t._device.backend.name)
+
+
+def broadcast_shapes(a: tuple, b: tuple) -> tuple:
+    if a == b:
+        return a
+    n = max(len(a), len(b))
+    pa, pb = (1,) * (n - len(a)) + tuple(a), (1,) * (n - len(b)) + tuple(b)
+    out = []
+    for i, (x, y) in enumerate(zip(pa, pb)):
+        if x == y or y == 1:
+            out.append(x)
+        elif x == 1:
+            out.append(y)
+        else:
+            raise RuntimeError(f"The size of tensor a ({x}) must match the size of tensor b ({y}) at "
+                               f"non-singleton dimension {i}")
+    return tuple(out)
+
+
+def check_same_device(*tensors) -> None:
+    first = None
+    for t in tensors:
+        if isinstance(t, Tensor):
+            if first is None:
+                first = t._device
+            elif t._device is not first and t._data.ndim:  # 0-dim CPU tensors mix like scalars
+                if first.type == "cpu" and _is_cpu_scalar(first, tensors):
+                    first = t._device
+                    continue
+                if t._device.type == "cpu" and t._data.ndim == 0:
+                    continue
+                raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two "
+                                   f"devices, {_order(first, t._device)}!")
+
+
+def _is_cpu_scalar(dev, tensors) -> bool:
+    return any(isinstance(t, Tensor) and t._device is dev and t._data.ndim == 0 for t in tensors)
+
+
+def _order(a, b) -> str:
+    # PyTorch names the accelerator first
+    return f"{b} and {a}" if a.type == "cpu" else f"{a} and {b}"
+
+
+def sum_to_compatible(src: tuple, dst: tuple) -> bool:
+    """Whether a gradient of shape ``src`` can be summed down to ``dst``."""
+    if len(dst) > len(src):
+        return False
+    lead = len(src) - len(dst)
+    return all(d == s or d == 1 for s, d in zip(src[lead:], dst))
+
+
+def reduced_axes(src: tuple, dst: tuple) -> tuple:
+    lead = len(src) - len(dst)
+    return tuple(range(lead)) + tuple(lead + i for i, (s, d) in enumerate(zip(src[lead:], dst))
+                                      if d == 1 and s != 1)
+
+
+def sum_to_shape(t: Tensor, shape: tuple) -> Tensor:
+    """Sum a broadcast gradient back to ``shape``: the one place every op's backward relies on."""
+    if t._data.shape == tuple(shape):
+        return t
+    from .broadcast import SumToShape
+    return SumToShape.apply(t, tuple(shape))
+
+
+def wrap_dim(dim: int, ndim: int) -> int:
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
+    return dim % n
+
+
+def wrap_dims(dims, ndim: int) -> tuple:
+    if dims is None:
+        return tuple(range(ndim))
+    if isinstance(dims, int):
+        dims = (dims,)
+    out = tuple(wrap_dim(d, ndim) for d in dims)
+    if len(set(out)) != len(out):
+        raise RuntimeError(f"dim {out} appears multiple times in the list of dims")
+    return out
