@@ -1,0 +1,3 @@
+"""Placeholder: filled in by this family's author."""
+METHODS = ()
+FUNCTIONS = ()
