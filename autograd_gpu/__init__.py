@@ -12,7 +12,7 @@ from .tensor import Tensor
 from . import ops as _ops
 from .ops import *  # noqa: F401,F403 - every op function, as listed by the ops modules
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
-from . import autograd, cuda
+from . import autograd, cuda, nn, utils
 
 __version__ = "0.1.0"
 

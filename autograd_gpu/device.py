@@ -101,8 +101,8 @@ class Device:
             return d
         if not isinstance(spec, str):
             raise TypeError(f"device() received an invalid combination of arguments: {spec!r}")
-        dtype_, _, idx = spec.partition(":")
-        if idx:
+        dtype_, sep, idx = spec.partition(":")
+        if sep:
             if index is not None or not idx.isdigit():
                 raise RuntimeError(f"Invalid device string: '{spec}'")
             index = int(idx)
@@ -111,8 +111,12 @@ class Device:
                                f"device string: {spec}")
         if index is not None and index < 0:
             raise RuntimeError(f"Device index must not be negative, got {index}")
-        d = object.__new__(cls)
-        d.type, d.index, d._backend = dtype_, index, None
+        # "fake:0" and ("fake", 0) must be the same object: ops compare devices with `is`
+        d = cls._cache.get((dtype_, index))
+        if d is None:
+            d = object.__new__(cls)
+            d.type, d.index, d._backend = dtype_, index, None
+            d = cls._cache.setdefault((dtype_, index), d)  # atomic: two threads still get one object
         cls._cache[key] = d
         return d
 
@@ -125,7 +129,9 @@ class Device:
 
     def resolved(self) -> "Device":
         """The concrete device an array lives on: ``cuda`` -> ``cuda:<current>``; ``cpu`` stays."""
-        if self.index is not None or self.type == "cpu":
+        if self.type == "cpu":
+            return CPU  # "cpu:0" is the one CPU device
+        if self.index is not None:
             return self
         return Device(self.type, current_index(self.type))
 
@@ -147,7 +153,10 @@ class Device:
 
     def __eq__(self, other) -> bool:
         if isinstance(other, str):
-            other = Device(other)
+            try:
+                other = Device(other)
+            except RuntimeError:
+                return False
         return isinstance(other, Device) and self.type == other.type and self.index == other.index
 
     def __hash__(self) -> int:
@@ -177,8 +186,18 @@ def _cpu_factory():
 
 
 def _cuda_factory():
-    mod = importlib.import_module("autograd_gpu.backends.cupy_backend")
-    return mod.CupyBackend()
+    """Any failure to bring CUDA up becomes a RuntimeError that says why (``is_available`` is then False)."""
+    try:
+        mod = importlib.import_module("autograd_gpu.backends.cupy_backend")
+        return mod.CupyBackend()
+    except ImportError as e:
+        if (e.name or "").split(".")[0] == "cupy":
+            raise RuntimeError("CUDA is unavailable: CuPy is not installed (pip install cupy-cuda12x)") from e
+        raise RuntimeError(f"CUDA is unavailable: the CUDA backend could not be imported ({e})") from e
+    except RuntimeError:
+        raise
+    except Exception as e:  # noqa: BLE001 - driver/runtime errors from CuPy come in many types
+        raise RuntimeError(f"CUDA is unavailable: {type(e).__name__}: {e}") from e
 
 
 register_backend("cpu", _cpu_factory)

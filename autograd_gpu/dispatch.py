@@ -21,7 +21,8 @@ def register(op: str, backend: str, fn: Callable | None = None):
 
 
 def inherit(backend: str, parent: str) -> None:
-    """Let ``backend`` fall back to ``parent``'s implementations (copied now and on later lookups)."""
+    """Let ``backend`` fall back to ``parent``'s implementations (looked up each time, never copied,
+    so a later registration on ``parent`` is seen)."""
     _parents[backend] = parent
     _tables.setdefault(backend, {})
 
@@ -34,9 +35,7 @@ def lookup(op: str, backend: str) -> Callable:
             return fn
     parent = _parents.get(backend)
     if parent is not None:
-        fn = lookup(op, parent)
-        _tables[backend][op] = fn
-        return fn
+        return lookup(op, parent)
     raise NotImplementedError(
         f"Could not run '{op}' with arguments from the '{backend}' backend: no implementation is "
         f"registered for it. Move the tensors to a device whose backend implements '{op}' "

@@ -102,6 +102,12 @@ def _scalar_np(s) -> np.dtype:
     raise TypeError(f"unsupported scalar type {type(s).__name__}")
 
 
+def _promote_group(group: list) -> np.dtype:
+    """PyTorch's promote_types: the highest category wins outright (int32 + float32 -> float32)."""
+    top = max(_CATEGORY[d.kind] for d in group)
+    return np.result_type(*[d for d in group if _CATEGORY[d.kind] == top])
+
+
 def result_type(*operands) -> np.dtype:
     """Result NumPy dtype of an op over tensors (anything with ``ndim`` and ``_data``) and scalars."""
     dims, zero_dims, scalars = [], [], []
@@ -117,7 +123,7 @@ def result_type(*operands) -> np.dtype:
     for group in (dims, zero_dims, scalars):
         if not group:
             continue
-        g = np.result_type(*group) if len(group) > 1 else group[0]
+        g = _promote_group(group) if len(group) > 1 else group[0]
         if group is scalars and g.kind == "f":
             g = _default_float.np
         if out is None:

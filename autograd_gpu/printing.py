@@ -10,12 +10,10 @@ def tensor_repr(t) -> str:
     arr = t._host()
     kind = arr.dtype.kind
     if kind == "f":
-        body = np.array2string(arr, separator=", ", precision=4, floatmode="maxprec_equal",
-                               suppress_small=True, prefix="tensor(", threshold=1000, edgeitems=3)
+        body = np.array2string(arr, separator=", ", prefix="tensor(", threshold=1000, edgeitems=3,
+                               formatter={"float_kind": _float_formatter(arr)})
     else:
         body = np.array2string(arr, separator=", ", prefix="tensor(", threshold=1000, edgeitems=3)
-        if kind == "b":
-            body = body.replace("True", "True").replace("False", "False")
     extras = []
     if t._device.type != "cpu":
         extras.append(f"device='{t._device}'")
@@ -26,3 +24,14 @@ def tensor_repr(t) -> str:
     elif t._requires_grad:
         extras.append("requires_grad=True")
     return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+
+def _float_formatter(arr: np.ndarray):
+    """PyTorch's choice: whole numbers as ``1.``, else 4 decimals, scientific for wide ranges."""
+    finite = np.abs(arr[np.isfinite(arr)]).astype(np.float64)
+    nonzero = finite[finite != 0]
+    if finite.size and np.all(finite == np.round(finite)) and (not nonzero.size or nonzero.max() < 1e8):
+        return lambda v: f"{v:.0f}." if np.isfinite(v) else str(v)
+    if nonzero.size and (nonzero.max() >= 1e8 or nonzero.min() < 1e-4 or nonzero.max() / nonzero.min() > 1e3):
+        return lambda v: f"{v:.4e}" if np.isfinite(v) else str(v)
+    return lambda v: f"{v:.4f}" if np.isfinite(v) else str(v)

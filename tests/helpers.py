@@ -28,9 +28,9 @@ def make(shape, *, low=-1.0, high=1.0, dtype=ag.float64, requires_grad=True, dev
     arr = vals.reshape(shape).astype(dtype.np)
     if noncontig:
         big = np.zeros(tuple(s * 2 for s in shape) or (1,), dtype=arr.dtype)
-        view = big[tuple(slice(None, None, 2) for _ in shape)] if shape else big[0]
+        view = big[tuple(slice(None, None, 2) for _ in shape)] if shape else big[0:1].reshape(())
         view[...] = arr
-        t = ag.Tensor._make(view, ag.device("cpu")) if shape else ag.tensor(arr)
+        t = ag.Tensor._make(view, ag.device("cpu"))
         assert not shape or not t.is_contiguous()
         t = t.to(device)
     else:

@@ -5,7 +5,7 @@ import warnings
 from typing import Sequence
 
 from ..engine import is_multithreading_enabled, run_backward, set_multithreading_enabled
-from .anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
+from .anomaly import detect_anomaly, is_anomaly_check_nan_enabled, is_anomaly_enabled, set_detect_anomaly
 from .function import Function, once_differentiable
 from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .graph import Node, gradient_edge
@@ -145,3 +145,4 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, c
 
 
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402
+from . import functional  # noqa: E402,F401

@@ -48,12 +48,15 @@ class SavedTensor:
             else:
                 where = ""
             probe = t if t is not None else Tensor._make(self.data, self.device)
+            hint = ("Hint: the backtrace further above shows the operation that failed to compute its "
+                    "gradient. The variable in question was changed in there or anywhere later. Good luck!"
+                    if anomaly.enabled else
+                    "Hint: enable anomaly detection to find the operation that failed to compute its "
+                    "gradient, with autograd_gpu.autograd.set_detect_anomaly(True).")
             raise RuntimeError(
                 "one of the variables needed for gradient computation has been modified by an "
                 f"inplace operation: [{_type_name(probe)} [{', '.join(map(str, probe.shape))}]]{where} "
-                f"is at version {self.vc[0]}; expected version {self.version} instead. Hint: enable "
-                "anomaly detection to find the operation that failed to compute its gradient, with "
-                "autograd_gpu.autograd.set_detect_anomaly(True).")
+                f"is at version {self.vc[0]}; expected version {self.version} instead. {hint}")
         if self.tensor is not None:
             return self.tensor
         t = Tensor._make(self.data, self.device)
@@ -125,6 +128,15 @@ class FunctionMeta(type):
         super().__init__(name, bases, ns)
         node_name = ns.get("node_name", f"{name}Backward")
         cls._backward_cls = type(node_name, (BackwardNode,), {"__slots__": (), "_fn": cls})
+        if "vjp" in ns and "backward" not in ns:
+            cls.backward = ns["vjp"]
+        # New style (forward without ctx + setup_context) is decided once per class, not per call.
+        setup = getattr(cls, "setup_context", None)
+        base_setup = globals().get("Function")
+        cls._new_style = base_setup is not None and setup is not None and \
+            getattr(setup, "__func__", setup) is not getattr(base_setup.setup_context, "__func__",
+                                                             base_setup.setup_context)
+        cls._forward_sig = None
 
 
 class Function(metaclass=FunctionMeta):
@@ -144,9 +156,27 @@ class Function(metaclass=FunctionMeta):
         raise NotImplementedError("You must implement either the backward or vjp method for your custom "
                                   "autograd.Function to use it with backward mode AD.")
 
+    @staticmethod
+    def setup_context(ctx, inputs: tuple, output) -> None:
+        """Override (with a ``forward`` that takes no ctx) to save state for backward separately."""
+        raise NotImplementedError("setup_context is not implemented.")
+
+    @staticmethod
+    def vjp(ctx, *grads):
+        """Alias of ``backward`` (PyTorch's name for it in functorch-style Functions)."""
+        raise NotImplementedError("You must implement either the backward or vjp method for your custom "
+                                  "autograd.Function to use it with backward mode AD.")
+
+    def __call__(self, *args, **kwargs):
+        raise RuntimeError("Legacy autograd function with non-static forward method is deprecated. Please "
+                           "use new-style autograd function with static forward method. (Example: "
+                           "https://pytorch.org/docs/stable/autograd.html#torch.autograd.Function)")
+
     @classmethod
     def apply(cls, *args, **kwargs):
         from ..tensor import Tensor
+        if cls._new_style:
+            return _apply_new_style(cls, args, kwargs)
         node = cls._backward_cls()
         grad_on = getattr(_grad_state, "enabled", True)
         needs = tuple([grad_on and isinstance(a, Tensor) and a.requires_grad for a in args])
@@ -164,6 +194,34 @@ class Function(metaclass=FunctionMeta):
             node.to_save = None
             return out
         return _wire(node, args, needs, out)
+
+
+def _apply_new_style(cls, args: tuple, kwargs: dict):
+    """``forward(*args)`` then ``setup_context(ctx, inputs, output)``; inputs include bound defaults."""
+    from ..tensor import Tensor
+    if cls._forward_sig is None:
+        import inspect
+        cls._forward_sig = inspect.signature(cls.forward)
+    bound = cls._forward_sig.bind(*args, **kwargs)
+    bound.apply_defaults()
+    args = bound.args
+    node = cls._backward_cls()
+    grad_on = getattr(_grad_state, "enabled", True)
+    needs = tuple([grad_on and isinstance(a, Tensor) and a.requires_grad for a in args])
+    node.needs_input_grad = needs
+    _grad_state.enabled = False
+    try:
+        out = cls.forward(*args)
+        cls.setup_context(node, args, out)
+    finally:
+        _grad_state.enabled = grad_on
+    if node.dirty:
+        for d in node.dirty:
+            d._vc[0] += 1
+    if True not in needs:
+        node.to_save = None
+        return out
+    return _wire(node, args, needs, out)
 
 
 def _wire(node: BackwardNode, args: tuple, needs: tuple, out):
@@ -196,6 +254,9 @@ def _wire(node: BackwardNode, args: tuple, needs: tuple, out):
             if t is None:
                 saved.append(None)
                 continue
+            if not isinstance(t, Tensor):
+                raise TypeError(f"save_for_backward can only save variables, but argument {len(saved)} is "
+                                f"of type {type(t).__name__}")
             nr = next((j for j, o in enumerate(wired) if o is t), None)
             saved.append(SavedTensor(t, nr))
         node.saved = saved

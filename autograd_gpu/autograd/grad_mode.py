@@ -76,7 +76,10 @@ class set_grad_enabled(_Mode):
 
 
 class inference_mode(_Mode):
-    """Like ``no_grad``; tensors made inside are plain tensors (no separate inference flag)."""
+    """Like ``no_grad``; tensors made inside are plain tensors (no separate inference flag).
+
+    ``inference_mode(False)`` leaves grad mode alone, as in PyTorch (it does not enable grad).
+    """
 
     def __new__(cls, mode=True):
         self = super().__new__(cls)
@@ -87,13 +90,16 @@ class inference_mode(_Mode):
 
     def __init__(self, mode: bool = True) -> None:
         self._args = (mode,)
-        self._mode = not mode
+        self._inference = bool(mode)
 
     def __enter__(self):
         self._prev_inf = is_inference_mode_enabled()
-        _state.inference = not self._mode
-        return super().__enter__()
+        self._prev = is_grad_enabled()
+        _state.inference = self._inference
+        if self._inference:
+            _set(False)
+        return self
 
     def __exit__(self, *exc) -> None:
         _state.inference = self._prev_inf
-        super().__exit__(*exc)
+        _set(self._prev)

@@ -8,6 +8,7 @@ the op's k-th output: the engine sums and casts incoming gradients to it.
 from __future__ import annotations
 
 import itertools
+import threading
 import weakref
 from typing import Any, Callable
 
@@ -24,14 +25,14 @@ class RemovableHandle:
     __slots__ = ("_hooks", "_key")
     _ids = itertools.count()
 
-    def __init__(self, hooks: dict) -> None:
-        self._hooks = weakref.ref(hooks) if hasattr(hooks, "__weakref__") else (lambda: hooks)
+    def __init__(self, hooks) -> None:
+        # A strong reference: the hook table may be a small wrapper nobody else holds, and a
+        # weak one would make remove() a silent no-op.
+        self._hooks = hooks
         self._key = next(self._ids)
 
     def remove(self) -> None:
-        hooks = self._hooks()
-        if hooks is not None:
-            hooks.pop(self._key, None)
+        self._hooks.pop(self._key, None)
 
     def __enter__(self):
         return self
@@ -105,6 +106,11 @@ class _HookDict:
 
     def pop(self, k, default=None):
         return self.d.pop(k, default)
+
+
+# Backward calls from several threads may feed one leaf: the read-add-write of .grad (and the
+# engine's decision to steal the first gradient) happen under this lock so no update is lost.
+ACCUMULATE_LOCK = threading.RLock()
 
 
 class AccumulateGrad(Node):

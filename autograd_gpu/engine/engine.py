@@ -11,7 +11,8 @@ import math
 
 from ..autograd import anomaly
 from ..autograd.grad_mode import _state as _grad_state
-from ..device import CPU, Device, set_current_index
+from ..autograd.graph import ACCUMULATE_LOCK
+from ..device import CPU, Device, current_index, set_current_index
 from .graph_task import DONE, GraphRoot, GraphTask, LocalQueue, SharedQueue, node_device, priority
 from .workers import current_worker_device, worker_for
 
@@ -42,20 +43,25 @@ def run_backward(root_edges: list, root_grads: list, keep_graph: bool, create_gr
     if input_edges is not None:
         _prune_to_inputs(task, root, input_edges)
 
+    # A worker running a reentrant backward must not wait on itself: it does all the work.
     single = len(devices) <= 1 or not _multithreading or current_worker_device() is not None
     task.threaded = not single
+    task.switch_devices = single and len(devices) > 1
     task.caller_queue = LocalQueue() if single else SharedQueue()
     prev_grad = getattr(_grad_state, "enabled", True)
-    guard = next(iter(devices)) if single and devices else None
-    if guard is not None:
-        set_current_index(guard.type, guard.index or 0)
+    prev_devices = [(t, current_index(t)) for t in {d.type for d in devices}] if single else []
+    if single and devices:
+        _make_current(next(iter(devices)))
     try:
         _grad_state.enabled = create_graph
         task.outstanding = 1
-        task.caller_queue.put((0, 0, root, []))
+        task.caller_queue.put((0, next(_tiebreak), root, []))
         _loop(task)
     finally:
         _grad_state.enabled = prev_grad
+        for dev_type, index in prev_devices:  # leave this thread's devices as we found them
+            if current_index(dev_type) != index:
+                set_current_index(dev_type, index)
     if task.error is not None:
         raise task.error
     return task.captured if input_edges is not None else None
@@ -141,6 +147,8 @@ def _run(task: GraphTask, node, grads: list) -> None:
         try:
             if task.threaded:
                 _grad_state.enabled = task.create_graph
+            elif task.switch_devices:
+                _make_current(node_device(node))
             _evaluate(task, node, grads)
         except BaseException as e:  # noqa: BLE001 - re-raised in the caller
             with task.lock:
@@ -154,8 +162,27 @@ def _run(task: GraphTask, node, grads: list) -> None:
         task.caller_queue.put((-math.inf, 0, None, DONE))
 
 
+def _make_current(dev: Device) -> None:
+    if dev.type != "cpu" and current_index(dev.type) != (dev.index or 0):
+        set_current_index(dev.type, dev.index or 0)
+
+
+def _add_on(dev: Device, a, b):
+    """``a + b`` for a node on ``dev``, possibly called from another device's worker (after a ``.to()``)."""
+    if dev.type == "cpu" or current_index(dev.type) == (dev.index or 0):
+        return a + b
+    prev = current_index(dev.type)
+    set_current_index(dev.type, dev.index or 0)
+    try:
+        return a + b
+    finally:
+        set_current_index(dev.type, prev)
+
+
 def _name_node(e: BaseException, node) -> None:
     note = f"(raised while running the backward of {node.name()})"
+    if anomaly.enabled and node.anomaly_trace and "Traceback of forward call" not in str(e):
+        note += "\nTraceback of forward call that caused the error:\n" + node.anomaly_trace
     if hasattr(e, "add_note"):
         e.add_note(note)
     elif e.args and isinstance(e.args[0], str):
@@ -185,8 +212,11 @@ def _evaluate(task: GraphTask, node, grads: list) -> None:
             if new is not None:
                 grads = list(new)
     if node.is_accumulate:
-        _claim(task, node, grads)
-    outputs = node.apply(grads)
+        with ACCUMULATE_LOCK:
+            _claim(task, node, grads)
+            outputs = node.apply(grads)
+    else:
+        outputs = node.apply(grads)
     if not task.keep_graph:
         node.release()
     if node.post_hooks:
@@ -194,7 +224,7 @@ def _evaluate(task: GraphTask, node, grads: list) -> None:
             new = fn(tuple(outputs), tuple(grads))
             if new is not None:
                 outputs = tuple(new)
-    if anomaly.enabled:
+    if anomaly.enabled and anomaly.check_nan:
         _check_nan(node, outputs)
     _route(task, node, outputs)
 
@@ -267,7 +297,7 @@ def _route(task: GraphTask, node, outputs) -> None:
                 buf = task.buffers[nxt] = [None] * len(nxt.out_meta)
             if g is not None:
                 cur = buf[nr]
-                buf[nr] = g if cur is None else cur + g
+                buf[nr] = g if cur is None else _add_on(nxt.out_meta[nr][2], cur, g)
             left = task.deps[nxt] - 1
             task.deps[nxt] = left
             if left:

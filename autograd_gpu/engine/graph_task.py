@@ -72,7 +72,7 @@ class SharedQueue:
 class GraphTask:
     __slots__ = ("deps", "buffers", "keep_graph", "create_graph", "exec_nodes", "captures", "captured",
                  "accumulate", "lock", "outstanding", "error", "caller_queue", "threaded", "claimed",
-                 "device_types")
+                 "switch_devices")
 
     def __init__(self, keep_graph: bool, create_graph: bool, accumulate: bool) -> None:
         self.deps: dict = {}
@@ -88,4 +88,5 @@ class GraphTask:
         self.error: BaseException | None = None
         self.caller_queue = None
         self.threaded = False
+        self.switch_devices = False          # one thread, several devices: make each node's current
         self.claimed: set = set()

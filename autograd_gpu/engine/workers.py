@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 
-from ..device import Device, set_current_index
+from ..device import Device, current_index, set_current_index
 from .graph_task import SharedQueue
 
 _workers: dict[Device, "DeviceWorker"] = {}
@@ -26,9 +26,12 @@ class DeviceWorker:
 
     def _loop(self) -> None:
         _tls.device = self.device
-        set_current_index(self.device.type, self.device.index or 0)
+        dev_type, index = self.device.type, self.device.index or 0
+        set_current_index(dev_type, index)
         while True:
             _, _, task, node, grads = self.queue.get()
+            if current_index(dev_type) != index:  # a backward (user code) switched it
+                set_current_index(dev_type, index)
             self._run(task, node, grads)
 
 

@@ -27,7 +27,7 @@ def _move(data, src: Device, dst: Device):
     if src.type == dst.type:
         return dst.backend.to_device(data, dst.index)
     host = src.backend.to_numpy(data)
-    return dst.backend.from_numpy(np.ascontiguousarray(host), dst.index)
+    return dst.backend.from_numpy(np.require(host, requirements="C"), dst.index)
 
 
 class ToCopy(Function):

@@ -1,3 +1,853 @@
-"""Placeholder: filled in by this family's author."""
-METHODS = ()
+"""Reductions, scans and softmax: forward and backward for both backends, one block per op.
+
+Kernels of ``kernels/reduce.cu`` (sum, prod, amax, amin, max/min with indices),
+``scan.cu`` (cumsum, cumprod, reverse cumsum) and ``softmax.cu``. Ops without a
+kernel of their own (mean, var, std, logsumexp, norm) are composed from registered
+kernels on the CUDA side. Every backward is written with differentiable ops, and
+the fused softmax backward kernels are ops with their own backward, so double
+backward is exact.
+"""
+from __future__ import annotations
+
+import builtins
+import math
+from collections import namedtuple
+
+import numpy as np
+
+from .. import dtypes as _dt
+from ..autograd.function import Function
+from ..backends import cuda
+from ..dispatch import register
+from ..tensor import Tensor
+from . import elementwise as _ew
+from ._common import kernel, wrap_dim, wrap_dims
+
+_INF = float("inf")
+
+
+# shared plumbing ------------------------------------------------------------------
+def _dims(dim, ndim: int) -> tuple:
+    """Reduced axes; ``None`` or ``()`` mean all (as in PyTorch); a 0-dim tensor reduces nothing."""
+    if dim is None or (isinstance(dim, (tuple, list)) and len(dim) == 0):
+        return tuple(range(ndim))
+    dims = wrap_dims(dim, ndim)
+    return () if ndim == 0 else dims
+
+
+def _keep_shape(shape: tuple, dims: tuple) -> tuple:
+    return tuple(1 if i in dims else s for i, s in enumerate(shape))
+
+
+def _count(shape: tuple, dims: tuple) -> int:
+    return math.prod(shape[d] for d in dims)
+
+
+def _arr(a):
+    """NumPy reductions over every axis return a scalar, not an array: keep arrays everywhere."""
+    return a if type(a) is np.ndarray else np.asarray(a)
+
+
+class _View(Function):
+    """Private reshape of a gradient (same data): keeps this module independent of ops.shape."""
+    node_name = "ViewBackward0"
+
+    @staticmethod
+    def forward(ctx, x: Tensor, shape: tuple) -> Tensor:
+        ctx.in_shape = x._data.shape
+        return x._view_of(x._data.reshape(shape))
+
+    @staticmethod
+    def backward(ctx, g: Tensor):
+        return _View.apply(g, ctx.in_shape), None
+
+
+def _view(x: Tensor, shape: tuple) -> Tensor:
+    return x if x._data.shape == tuple(shape) else _View.apply(x, tuple(shape))
+
+
+class _ExpandReduced(Function):
+    """A reduced gradient broadcast back to the input's shape (the adjoint of ``sum``)."""
+    node_name = "ExpandBackward0"
+
+    @staticmethod
+    def forward(ctx, g: Tensor, in_shape: tuple, dims: tuple) -> Tensor:
+        ctx.dims, ctx.keepdim = dims, g._data.ndim == len(in_shape)
+        keep = g._data.reshape(_keep_shape(in_shape, dims))
+        return g._view_of(kernel("expand", g)(keep, in_shape))
+
+    @staticmethod
+    def backward(ctx, gg: Tensor):
+        return Sum.apply(gg, ctx.dims, ctx.keepdim, None), None, None
+
+
+def _expand_reduced(g: Tensor, in_shape: tuple, dims: tuple) -> Tensor:
+    return g if g._data.shape == tuple(in_shape) else _ExpandReduced.apply(g, tuple(in_shape), dims)
+
+
+def _float_mask(mask: Tensor, like: Tensor) -> Tensor:
+    return mask.to(like.dtype)
+
+
+def _ties_grad(g: Tensor, x: Tensor, out: Tensor, dims: tuple) -> Tensor:
+    """Gradient of amax/amin: split evenly among the elements equal to the extreme (PyTorch's rule)."""
+    keep = _keep_shape(x._data.shape, dims)
+    ref = Tensor._make(out._data.reshape(keep), out._device)
+    mask = _float_mask(x.detach() == ref, x)
+    count = Sum.apply(mask, dims, True, None)
+    return _view(g, keep) * (mask / count)
+
+
+def _index_grad(g: Tensor, idx: Tensor, in_shape: tuple, dim: int) -> Tensor:
+    """Gradient of max/min with ``dim``: all of it to the selected index (a one-hot along ``dim``)."""
+    if len(in_shape) == 0:
+        return g
+    from .creation import arange
+    keep = _keep_shape(in_shape, (dim,))
+    ar = arange(in_shape[dim], device=g._device)
+    ar = Tensor._make(ar._data.reshape((in_shape[dim],) + (1,) * (len(in_shape) - dim - 1)), g._device)
+    mask = _float_mask(ar == Tensor._make(idx._data.reshape(keep), idx._device), g)
+    return _view(g, keep) * mask
+
+
+def _cast_input(x: Tensor, dtype, widen_int: bool = False):
+    """The input's array, cast first when ``dtype`` is given (PyTorch casts before reducing);
+    ``widen_int``: integer and bool inputs become int64 (prod, cumsum, cumprod), as in PyTorch."""
+    if dtype is None:
+        if widen_int and x._data.dtype.kind in "biu" and x._data.dtype != np.int64:
+            return kernel("cast", x)(x._data, np.dtype(np.int64))
+        return x._data
+    npd = _dt.to_numpy(dtype)
+    return x._data if x._data.dtype == npd else kernel("cast", x)(x._data, npd)
+
+
+def _inv(n: int) -> float:
+    """1/n, NaN for an empty reduction (mean of nothing is NaN, as in PyTorch)."""
+    return 1.0 / n if n else math.nan
+
+
+def _require_float(x: Tensor, op: str) -> None:
+    if x._data.dtype.kind != "f":
+        raise RuntimeError(f"{op}(): could not infer output dtype. Input dtype must be either a floating "
+                           f"point or complex dtype. Got: {x.dtype._torch_name}")
+
+
+# CUDA launchers used by composite ops (mean, var, std, logsumexp, norm) ---------------
+_cu_sum = cuda.reduce("sum_fwd")
+_cu_amax = cuda.reduce("amax_fwd")
+_cu_amin = cuda.reduce("amin_fwd")
+_cu_arg_max = cuda.arg_reduce("max_fwd")
+_cu_arg_min = cuda.arg_reduce("min_fwd")
+_cu = {n: cuda.elementwise(n) for n in ("add_fwd", "sub_fwd", "mul_fwd", "exp_fwd", "log_fwd", "abs_fwd",
+                                        "sqrt_fwd", "pow_fwd", "where_fwd")}
+_cu_finite = cuda.elementwise("eq_fwd", out="bool")   # eq(m - m, 0): false for +-inf and NaN
+_cu_nonzero = cuda.elementwise("ne_fwd", out="bool")
+_cu_cast = cuda.copy("cast")
+
+
+# sum ---------------------------------------------------------------------------------
+def _np_sum(x, axes, keepdims):
+    if x.dtype.kind in "biu":
+        return _arr(x.sum(axes, dtype=np.int64, keepdims=keepdims))
+    if x.dtype == np.float16:   # accumulate in float32, as the CUDA kernel does
+        return _arr(x.sum(axes, dtype=np.float32, keepdims=keepdims)).astype(np.float16)
+    return _arr(x.sum(axes, keepdims=keepdims))
+
+
+register("sum_fwd", "numpy", _np_sum)
+register("sum_fwd", "cupy", _cu_sum)                          # block tree reduction
+
+
+class Sum(Function):
+    node_name = "SumBackward1"
+
+    @staticmethod
+    def forward(ctx, x: Tensor, dims: tuple, keepdim: bool, dtype) -> Tensor:
+        ctx.in_shape, ctx.dims = x._data.shape, dims
+        return Tensor._make(kernel("sum_fwd", x)(_cast_input(x, dtype), dims, keepdim), x._device)
+
+    @staticmethod
+    def backward(ctx, g: Tensor):
+        return _expand_reduced(g, ctx.in_shape, ctx.dims), None, None, None
+
+
+class SumAll(Sum):
+    node_name = "SumBackward0"
+
+
+def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
+    """``sum(x)``, ``sum(x, dim, keepdim)``; integer and bool inputs sum to int64 as in PyTorch."""
+    dims = _dims(dim, input._data.ndim)
+    return (SumAll if dim is None else Sum).apply(input, dims, keepdim, dtype)
+
+
+# mean --------------------------------------------------------------------------------
+register("mean_fwd", "numpy", lambda x, axes, keepdims: _arr(x.mean(axes, keepdims=keepdims)))
+register("mean_fwd", "cupy",                                  # sum kernel, then one scale
+         lambda x, axes, keepdims: _cu["mul_fwd"](_cu_sum(x, axes, keepdims), _inv(_count(x.shape, axes))))
+
+
+class Mean(Function):
+    node_name = "MeanBackward1"
+
+    @staticmethod
+    def forward(ctx, x: Tensor, dims: tuple, keepdim: bool, dtype) -> Tensor:
+        ctx.in_shape, ctx.dims = x._data.shape, dims
+        return Tensor._make(kernel("mean_fwd", x)(_cast_input(x, dtype), dims, keepdim), x._device)
+
+    @staticmethod
+    def backward(ctx, g: Tensor):
+        n = _count(ctx.in_shape, ctx.dims)
+        return _expand_reduced(g * _inv(n), ctx.in_shape, ctx.dims), None, None, None
+
+
+class MeanAll(Mean):
+    node_name = "MeanBackward0"
+
+
+def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """Float inputs only (or an explicit float ``dtype``), as in PyTorch."""
+    if dtype is None:
+        _require_float(input, "mean")
+    elif not _dt.from_numpy(_dt.to_numpy(dtype)).is_floating_point:
+        raise RuntimeError(f"mean(): could not infer output dtype. Optional dtype must be either a floating "
+                           f"point or complex dtype. Got: {_dt.from_numpy(_dt.to_numpy(dtype))._torch_name}")
+    dims = _dims(dim, input._data.ndim)
+    return (MeanAll if dim is None else Mean).apply(input, dims, keepdim, dtype)
+
+
+# prod --------------------------------------------------------------------------------
+register("prod_fwd", "numpy", lambda x, axes, keepdims: _arr(x.prod(axes, keepdims=keepdims)))
+register("prod_fwd", "cupy", cuda.reduce("prod_fwd"))
+
+
+class Prod(Function):
+    node_name = "ProdBackward1"
+
+    @staticmethod
+    def forward(ctx, x: Tensor, dims: tuple, keepdim: bool, dtype) -> Tensor:
+        ctx.in_shape, ctx.dims = x._data.shape, dims
+        out = Tensor._make(kernel("prod_fwd", x)(_cast_input(x, dtype, True), dims, keepdim), x._device)
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g: Tensor):
+        x, out = ctx.saved_tensors
+        dims, keep = ctx.dims, _keep_shape(ctx.in_shape, ctx.dims)
+        gk = _view(g, keep)
+        if not bool((x._data == 0).any()):
+            return gk * _view(out, keep) / x, None, None, None
+        return gk * _prod_others(x, dims), None, None, None
+
+
+def _prod_others(x: Tensor, dims: tuple) -> Tensor:
+    """prod over ``dims`` of every element but x_i, exact (first and second order) with zeros.
+
+    With z the zero mask and n0 the zeros per group: P = prod of the non-zeros and S = sum of the
+    zero entries (value 0, derivative 1 where it matters). Then prod_{j != i} x_j = P / x_i * Q_i
+    with Q = 1 (n0 = 0), z_i ? 1 : S (n0 = 1), z_i ? S - x_i : 0 (n0 = 2), 0 (n0 > 2).
+    """
+    where = _ew.where
+    z = x.detach() == 0
+    zf = _float_mask(z, x)
+    n0 = Sum.apply(zf, dims, True, None)
+    safe = where(z, 1.0, x)
+    p = Prod.apply(safe, dims, True, None)
+    s = Sum.apply(where(z, x, 0.0), dims, True, None)
+    one, two, none = n0 == 1, n0 == 2, n0 == 0
+    q = where(z, where(one, 1.0, where(two, s - x, 0.0)), where(none, 1.0, where(one, s, 0.0)))
+    return p / safe * q
+
+
+class ProdAll(Prod):
+    node_name = "ProdBackward0"
+
+
+def prod(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    dims = _dims(dim, input._data.ndim)
+    return (ProdAll if dim is None else Prod).apply(input, dims, keepdim, dtype)
+
+
+# amax / amin -------------------------------------------------------------------------
+register("amax_fwd", "numpy", lambda x, axes, keepdims: _arr(np.amax(x, axis=axes, keepdims=keepdims)))
+register("amax_fwd", "cupy", _cu_amax)
+register("amin_fwd", "numpy", lambda x, axes, keepdims: _arr(np.amin(x, axis=axes, keepdims=keepdims)))
+register("amin_fwd", "cupy", _cu_amin)
+
+
+def _check_nonempty(x: Tensor, dims: tuple, op: str) -> None:
+    if x._data.size == 0 and (not dims or builtins.any(x._data.shape[d] == 0 for d in dims)):
+        raise IndexError(f"{op}(): Expected reduction dim to be specified for input.numel() == 0. "
+                         "Specify the reduction dim with the 'dim' argument.")
+
+
+class Amax(Function):
+    node_name = "AmaxBackward0"
+    _op = "amax_fwd"
+
+    @staticmethod
+    def forward(ctx, x: Tensor, dims: tuple, keepdim: bool) -> Tensor:
+        ctx.dims = dims
+        out = Tensor._make(kernel(ctx._fn._op, x)(x._data, dims, keepdim), x._device)
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g: Tensor):
+        x, out = ctx.saved_tensors
+        return _ties_grad(g, x, out, ctx.dims), None, None
+
+
+class Amin(Amax):
+    node_name = "AminBackward0"
+    _op = "amin_fwd"
+
+
+class MaxAll(Amax):
+    node_name = "MaxBackward1"
+
+
+class MinAll(Amax):
+    node_name = "MinBackward1"
+    _op = "amin_fwd"
+
+
+def amax(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
+    dims = _dims(dim, input._data.ndim)
+    _check_nonempty(input, dims, "amax")
+    return Amax.apply(input, dims, keepdim)
+
+
+def amin(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
+    dims = _dims(dim, input._data.ndim)
+    _check_nonempty(input, dims, "amin")
+    return Amin.apply(input, dims, keepdim)
+
+
+# max / min with dim: (values, indices) ----------------------------------------------
+return_max = namedtuple("max", ["values", "indices"])
+return_min = namedtuple("min", ["values", "indices"])
+
+
+def _np_arg(vals, args):
+    return lambda x, axis, keepdims: (_arr(vals(x, axis=axis, keepdims=keepdims)),
+                                      _arr(args(x, axis=axis, keepdims=keepdims)))
+
+
+register("max_fwd", "numpy", _np_arg(np.max, np.argmax))     # argmax: first index; NaN wins
+register("max_fwd", "cupy", _cu_arg_max)
+register("min_fwd", "numpy", _np_arg(np.min, np.argmin))
+register("min_fwd", "cupy", _cu_arg_min)
+
+
+def _as_1d(a):
+    """Scans, softmax and index reductions of a 0-dim tensor run on a 1-element vector."""
+    return a.reshape(1) if a.ndim == 0 else a
+
+
+class MaxDim(Function):
+    node_name = "MaxBackward0"
+    _op = "max_fwd"
+
+    @staticmethod
+    def forward(ctx, x: Tensor, dim: int, keepdim: bool):
+        ctx.in_shape, ctx.dim = x._data.shape, dim
+        v, i = kernel(ctx._fn._op, x)(_as_1d(x._data), dim, keepdim)
+        if x._data.ndim == 0:
+            v, i = v.reshape(()), i.reshape(())
+        values, indices = Tensor._make(v, x._device), Tensor._make(i, x._device)
+        ctx.mark_non_differentiable(indices)
+        ctx.save_for_backward(indices)
+        return values, indices
+
+    @staticmethod
+    def backward(ctx, g: Tensor, _gi=None):
+        (idx,) = ctx.saved_tensors
+        return _index_grad(g, idx, ctx.in_shape, ctx.dim), None, None
+
+
+class MinDim(MaxDim):
+    node_name = "MinBackward0"
+    _op = "min_fwd"
+
+
+def _extreme(input: Tensor, dim, keepdim: bool, which: str):
+    if isinstance(dim, Tensor):
+        return (_ew.maximum if which == "max" else _ew.minimum)(input, dim)
+    if dim is None:
+        if keepdim:
+            raise TypeError(f"{which}() received an invalid combination of arguments: keepdim needs dim")
+        dims = tuple(range(input._data.ndim))
+        if input._data.size == 0:
+            raise RuntimeError(f"{which}(): Expected reduction dim to be specified for input.numel() == 0. "
+                               "Specify the reduction dim with the 'dim' argument.")
+        return (MaxAll if which == "max" else MinAll).apply(input, dims, False)
+    d = wrap_dim(dim, input._data.ndim)
+    if input._data.ndim and input._data.shape[d] == 0:
+        raise IndexError(f"{which}(): Expected reduction dim {d} to have non-zero size.")
+    vals, idx = (MaxDim if which == "max" else MinDim).apply(input, d, keepdim)
+    return (return_max if which == "max" else return_min)(vals, idx)
+
+
+def max(input: Tensor, dim=None, keepdim: bool = False):  # noqa: A001
+    """``max(x)`` -> 0-dim tensor; ``max(x, dim)`` -> ``(values, indices)``; ``max(x, other)`` -> maximum."""
+    return _extreme(input, dim, keepdim, "max")
+
+
+def min(input: Tensor, dim=None, keepdim: bool = False):  # noqa: A001
+    """``min(x)`` -> 0-dim tensor; ``min(x, dim)`` -> ``(values, indices)``; ``min(x, other)`` -> minimum."""
+    return _extreme(input, dim, keepdim, "min")
+
+
+# argmax / argmin ---------------------------------------------------------------------
+register("argmax_fwd", "numpy", lambda x, axis, keepdims: _arr(np.argmax(x, axis=axis, keepdims=keepdims)))
+register("argmax_fwd", "cupy", lambda x, axis, keepdims: _cu_arg_max(x, axis, keepdims)[1])
+register("argmin_fwd", "numpy", lambda x, axis, keepdims: _arr(np.argmin(x, axis=axis, keepdims=keepdims)))
+register("argmin_fwd", "cupy", lambda x, axis, keepdims: _cu_arg_min(x, axis, keepdims)[1])
+
+
+def _arg(input: Tensor, dim, keepdim: bool, op: str) -> Tensor:
+    data = input._data
+    if dim is None:
+        if data.size == 0:
+            raise RuntimeError(f"{op}(): Expected reduction dim to be specified for input.numel() == 0.")
+        out = kernel(f"{op}_fwd", input)(data, None, keepdim)
+        return Tensor._make(out.reshape(()) if data.ndim == 0 else out, input._device)
+    d = wrap_dim(dim, data.ndim)
+    if data.ndim and data.shape[d] == 0:
+        raise IndexError(f"{op}(): Expected reduction dim {d} to have non-zero size.")
+    out = kernel(f"{op}_fwd", input)(_as_1d(data), d, keepdim)
+    return Tensor._make(out.reshape(()) if data.ndim == 0 else out, input._device)
+
+
+def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    return _arg(input, dim, keepdim, "argmax")
+
+
+def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    return _arg(input, dim, keepdim, "argmin")
+
+
+# var / std ---------------------------------------------------------------------------
+def _np_var(x, axes, correction, keepdims):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n = _count(x.shape, axes) - correction
+        d = x - x.mean(axes, keepdims=True)
+        return _arr(np.sum(d * d, axis=axes, keepdims=keepdims) / (n if n > 0 else 0.0))
+
+
+def _cu_var(x, axes, correction, keepdims):
+    n = _count(x.shape, axes)
+    mul = _cu["mul_fwd"]
+    d = _cu["sub_fwd"](x, mul(_cu_sum(x, axes, True), _inv(n)))
+    dof = n - correction
+    return mul(_cu_sum(mul(d, d), axes, keepdims), 1.0 / dof if dof > 0 else _INF)
+
+
+register("var_fwd", "numpy", _np_var)
+register("var_fwd", "cupy", _cu_var)                          # mean, squared deviations, sum
+register("std_fwd", "numpy", lambda x, axes, correction, keepdims: np.sqrt(_np_var(x, axes, correction, keepdims)))
+register("std_fwd", "cupy", lambda x, axes, correction, keepdims: _cu["sqrt_fwd"](_cu_var(x, axes, correction,
+                                                                                         keepdims)))
+
+
+class Var(Function):
+    node_name = "VarBackward0"
+    _op = "var_fwd"
+
+    @staticmethod
+    def forward(ctx, x: Tensor, dims: tuple, correction, keepdim: bool) -> Tensor:
+        ctx.dims, ctx.correction = dims, correction
+        out = Tensor._make(kernel(ctx._fn._op, x)(x._data, dims, correction, keepdim), x._device)
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g: Tensor):
+        x, out = ctx.saved_tensors
+        dims = ctx.dims
+        keep = _keep_shape(x._data.shape, dims)
+        dof = _count(x._data.shape, dims) - ctx.correction
+        centered = x - Mean.apply(x, dims, True, None)
+        if ctx._fn is Var:
+            return centered * _view(g * (2.0 / dof if dof > 0 else _INF), keep), None, None, None
+        std = _view(out, keep)           # d std = d var / (2 std); zero where std == 0, as PyTorch
+        zero = std.detach() == 0
+        scale = _ew.where(zero, 0.0, _view(g, keep) / _ew.where(zero, 1.0, std))
+        return centered * (scale * (1.0 / dof if dof > 0 else _INF)), None, None, None
+
+
+class Std(Var):
+    node_name = "StdBackward0"
+    _op = "std_fwd"
+
+
+def _var_args(input: Tensor, dim, unbiased, keepdim, correction, op: str):
+    if input._data.dtype.kind != "f":
+        raise RuntimeError("std and var only support floating point and complex dtypes")
+    if isinstance(dim, builtins.bool):      # var(x, False): the legacy ``unbiased`` overload
+        dim, unbiased = None, dim
+    if correction is None:
+        correction = 1 if unbiased in (None, True) else 0
+    elif unbiased is not None:
+        raise RuntimeError(f"{op}: can't specify both unbiased and correction")
+    return _dims(dim, input._data.ndim), correction, keepdim
+
+
+def var(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
+        correction: float | None = None) -> Tensor:
+    dims, c, k = _var_args(input, dim, unbiased, keepdim, correction, "var")
+    return Var.apply(input, dims, c, k)
+
+
+def std(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
+        correction: float | None = None) -> Tensor:
+    dims, c, k = _var_args(input, dim, unbiased, keepdim, correction, "std")
+    return Std.apply(input, dims, c, k)
+
+
+# logsumexp ---------------------------------------------------------------------------
+def _np_logsumexp(x, axes, keepdims):
+    m = np.amax(x, axis=axes, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)     # all -inf (or an inf) would give inf - inf
+    with np.errstate(divide="ignore"):     # log(0) = -inf for an all -inf slice, as PyTorch
+        out = np.log(np.sum(np.exp(x - m), axis=axes, keepdims=True)) + m
+    return _arr(out if keepdims else out.reshape([s for i, s in enumerate(out.shape) if i not in axes]))
+
+
+def _cu_logsumexp(x, axes, keepdims):
+    m = _cu_amax(x, axes, True)
+    m = _cu["where_fwd"](_cu_finite(_cu["sub_fwd"](m, m), 0.0), m, 0.0)
+    s = _cu_sum(_cu["exp_fwd"](_cu["sub_fwd"](x, m)), axes, True)
+    out = _cu["add_fwd"](_cu["log_fwd"](s), m)
+    return out if keepdims else out.reshape([s for i, s in enumerate(out.shape) if i not in axes])
+
+
+register("logsumexp_fwd", "numpy", _np_logsumexp)
+register("logsumexp_fwd", "cupy", _cu_logsumexp)               # max-shifted: never overflows
+
+
+class LogSumExp(Function):
+    node_name = "LogsumexpBackward0"
+
+    @staticmethod
+    def forward(ctx, x: Tensor, dims: tuple, keepdim: bool) -> Tensor:
+        ctx.dims = dims
+        out = Tensor._make(kernel("logsumexp_fwd", x)(x._data, dims, keepdim), x._device)
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g: Tensor):
+        x, out = ctx.saved_tensors
+        keep = _keep_shape(x._data.shape, ctx.dims)
+        return _view(g, keep) * _ew.exp(x - _view(out, keep)), None, None
+
+
+def logsumexp(input: Tensor, dim, keepdim: bool = False) -> Tensor:
+    if input._data.dtype.kind != "f":
+        input = input.to(_dt.get_default_dtype())
+    return LogSumExp.apply(input, _dims(dim, input._data.ndim), keepdim)
+
+
+# norm --------------------------------------------------------------------------------
+def _np_norm(x, p, axes, keepdims):
+    a = np.abs(x)
+    if p == 2:
+        return np.sqrt(_np_sum(a * a, axes, keepdims))
+    if p == _INF:
+        return _arr(np.amax(a, axis=axes, keepdims=keepdims))
+    if p == -_INF:
+        return _arr(np.amin(a, axis=axes, keepdims=keepdims))
+    if p == 0:
+        return _arr(np.sum(x != 0, axis=axes, keepdims=keepdims).astype(x.dtype))
+    if p == 1:
+        return _np_sum(a, axes, keepdims)
+    return _arr(_np_sum(a ** p, axes, keepdims) ** (1.0 / p))
+
+
+def _cu_norm(x, p, axes, keepdims):
+    a = _cu["abs_fwd"](x)
+    if p == 2:
+        return _cu["sqrt_fwd"](_cu_sum(_cu["mul_fwd"](a, a), axes, keepdims))
+    if p == _INF:
+        return _cu_amax(a, axes, keepdims)
+    if p == -_INF:
+        return _cu_amin(a, axes, keepdims)
+    if p == 0:
+        return _cu_cast(_cu_sum(_cu_nonzero(x, 0.0), axes, keepdims), x.dtype)
+    if p == 1:
+        return _cu_sum(a, axes, keepdims)
+    return _cu["pow_fwd"](_cu_sum(_cu["pow_fwd"](a, float(p)), axes, keepdims), 1.0 / p)
+
+
+register("norm_fwd", "numpy", _np_norm)
+register("norm_fwd", "cupy", _cu_norm)
+
+
+class Norm(Function):
+    node_name = "NormBackward1"
+
+    @staticmethod
+    def forward(ctx, x: Tensor, p: float, dims: tuple, keepdim: bool) -> Tensor:
+        ctx.p, ctx.dims = p, dims
+        out = Tensor._make(kernel("norm_fwd", x)(x._data, p, dims, keepdim), x._device)
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g: Tensor):
+        x, out = ctx.saved_tensors
+        p, dims = ctx.p, ctx.dims
+        keep = _keep_shape(x._data.shape, dims)
+        if p == 0:
+            return x * 0.0, None, None, None
+        if p == 1:
+            return _view(g, keep) * _ew.sign(x), None, None, None
+        if p in (_INF, -_INF):
+            return _ties_grad(g, _ew.abs(x), out, dims) * _ew.sign(x), None, None, None
+        n = _view(out, keep)
+        zero = n.detach() == 0      # PyTorch: zero gradient where the norm is zero
+        if p == 2:
+            scale = _ew.where(zero, 0.0, _view(g, keep) / _ew.where(zero, 1.0, n))
+            return x * scale, None, None, None
+        scale = _ew.where(zero, 0.0, _view(g, keep) / _ew.pow(_ew.where(zero, 1.0, n), p - 1))
+        return _ew.sign(x) * _ew.pow(_ew.abs(x), p - 1) * scale, None, None, None
+
+
+class NormAll(Norm):
+    node_name = "NormBackward0"
+
+
+def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:
+    """Vector norms over ``dim`` (all elements by default); 'fro' is the 2-norm of the flattened dims."""
+    if input._data.dtype.kind != "f":
+        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. "
+                           f"Got {input.dtype._torch_name}")
+    if p == "fro" or p is None:
+        p = 2.0
+    elif isinstance(p, str):
+        raise RuntimeError(f"norm(): p='{p}' is a matrix norm; only vector norms and 'fro' are supported")
+    if dtype is not None:
+        input = input.to(dtype)
+    dims = _dims(dim, input._data.ndim)
+    return (NormAll if dim is None else Norm).apply(input, float(p), dims, keepdim)
+
+
+# cumsum / cumprod --------------------------------------------------------------------
+register("cumsum_fwd", "numpy", lambda x, axis: np.cumsum(x, axis=axis))
+register("cumsum_fwd", "cupy", cuda.scan("cumsum_fwd"))
+register("cumsum_bwd", "numpy", lambda g, axis: np.flip(np.cumsum(np.flip(g, axis), axis=axis), axis))
+register("cumsum_bwd", "cupy", cuda.scan("cumsum_bwd"))      # reverse cumulative sum
+register("cumprod_fwd", "numpy", lambda x, axis: np.cumprod(x, axis=axis))
+register("cumprod_fwd", "cupy", cuda.scan("cumprod_fwd"))
+
+
+def _scan(op: str, x: Tensor, data, dim: int) -> Tensor:
+    out = kernel(op, x)(_as_1d(data), dim)
+    return Tensor._make(out.reshape(()) if data.ndim == 0 else out, x._device)
+
+
+class Cumsum(Function):
+    node_name = "CumsumBackward0"
+
+    @staticmethod
+    def forward(ctx, x: Tensor, dim: int, dtype) -> Tensor:
+        ctx.dim = dim
+        return _scan("cumsum_fwd", x, _cast_input(x, dtype, True), dim)
+
+    @staticmethod
+    def backward(ctx, g: Tensor):
+        return CumsumBackward.apply(g, ctx.dim), None, None
+
+
+class CumsumBackward(Function):
+    """Reverse cumulative sum; its adjoint is cumsum again."""
+    node_name = "CumsumBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, g: Tensor, dim: int) -> Tensor:
+        ctx.dim = dim
+        return _scan("cumsum_bwd", g, g._data, dim)
+
+    @staticmethod
+    def backward(ctx, gg: Tensor):
+        return Cumsum.apply(gg, ctx.dim, None), None
+
+
+def cumsum(input: Tensor, dim: int, *, dtype=None) -> Tensor:
+    return Cumsum.apply(input, wrap_dim(dim, input._data.ndim), dtype)
+
+
+class Cumprod(Function):
+    node_name = "CumprodBackward0"
+
+    @staticmethod
+    def forward(ctx, x: Tensor, dim: int, dtype) -> Tensor:
+        ctx.dim = dim
+        out = _scan("cumprod_fwd", x, _cast_input(x, dtype, True), dim)
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g: Tensor):
+        x, out = ctx.saved_tensors
+        dim = ctx.dim
+        if x._data.ndim == 0:
+            return g, None, None
+        if not bool((x._data == 0).any()):   # d out_k / d x_i = out_k / x_i for k >= i
+            return CumsumBackward.apply(g * out, dim) / x, None, None
+        return _cumprod_grad_with_zeros(g, x, dim), None, None
+
+
+def _cumprod_grad_with_zeros(g: Tensor, x: Tensor, dim: int) -> Tensor:
+    """grad_i = sum_{k >= i} g_k prod_{j <= k, j != i} x_j, built on an extra axis (O(n^2), zeros only).
+
+    Axis ``dim`` of the (n, n) block indexes i, axis ``dim + 1`` indexes j then k: x with x_i set to 1
+    is cumprod-ed along ``dim + 1`` and masked to k >= i.
+    """
+    from .creation import arange
+    shape = x._data.shape
+    n = shape[dim]
+    tail = (1,) * (len(shape) - dim - 1)
+    ar = arange(n, device=x._device)
+    ii = Tensor._make(ar._data.reshape((n, 1) + tail), x._device)
+    kk = Tensor._make(ar._data.reshape((1, n) + tail), x._device)
+    big = shape[:dim] + (n, n) + shape[dim + 1:]
+    xe = _ExpandReduced.apply(_view(x, shape[:dim] + (1, n) + shape[dim + 1:]), big, (dim,))
+    c = Cumprod.apply(_ew.where(ii == kk, 1.0, xe), dim + 1, None)
+    ge = _view(g, shape[:dim] + (1, n) + shape[dim + 1:])
+    return Sum.apply(_ew.where(kk >= ii, ge * c, 0.0), (dim + 1,), False, None)
+
+
+def cumprod(input: Tensor, dim: int, *, dtype=None) -> Tensor:
+    return Cumprod.apply(input, wrap_dim(dim, input._data.ndim), dtype)
+
+
+# softmax / log_softmax ---------------------------------------------------------------
+def _np_softmax(x, axis):
+    e = np.exp(x - np.amax(x, axis=axis, keepdims=True))
+    return e / e.sum(axis, keepdims=True)
+
+
+def _np_log_softmax(x, axis):
+    s = x - np.amax(x, axis=axis, keepdims=True)
+    return s - np.log(np.exp(s).sum(axis, keepdims=True))
+
+
+register("softmax_fwd", "numpy", _np_softmax)
+register("softmax_fwd", "cupy", cuda.softmax("softmax_fwd"))            # one block per row
+register("log_softmax_fwd", "numpy", _np_log_softmax)
+register("log_softmax_fwd", "cupy", cuda.softmax("log_softmax_fwd"))
+register("softmax_bwd", "numpy", lambda g, y, axis: y * (g - (g * y).sum(axis, keepdims=True)))
+register("softmax_bwd", "cupy", cuda.softmax("softmax_bwd"))            # y (g - sum g y)
+register("log_softmax_bwd", "numpy", lambda g, y, axis: g - np.exp(y) * g.sum(axis, keepdims=True))
+register("log_softmax_bwd", "cupy", cuda.softmax("log_softmax_bwd"))    # g - exp(y) sum g
+
+
+def _row_op(op: str, ref: Tensor, dim: int, *arrays) -> Tensor:
+    zero_d = arrays[0].ndim == 0
+    out = kernel(op, ref)(*(_as_1d(a) for a in arrays), dim)
+    return Tensor._make(out.reshape(()) if zero_d else out, ref._device)
+
+
+class Softmax(Function):
+    node_name = "SoftmaxBackward0"
+
+    @staticmethod
+    def forward(ctx, x: Tensor, dim: int) -> Tensor:
+        ctx.dim = dim
+        y = _row_op("softmax_fwd", x, dim, x._data)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g: Tensor):
+        (y,) = ctx.saved_tensors
+        return SoftmaxBackward.apply(g, y, ctx.dim), None
+
+
+class SoftmaxBackward(Function):
+    """gx = y (g - sum g y): fused kernel, differentiable in both g and y."""
+    node_name = "SoftmaxBackwardDataBackward0"
+
+    @staticmethod
+    def forward(ctx, g: Tensor, y: Tensor, dim: int) -> Tensor:
+        ctx.dim = dim
+        ctx.save_for_backward(g, y)
+        return _row_op("softmax_bwd", g, dim, g._data, y._data)
+
+    @staticmethod
+    def backward(ctx, ggx: Tensor):
+        g, y = ctx.saved_tensors
+        dim, need = ctx.dim, ctx.needs_input_grad
+        gg = SoftmaxBackward.apply(ggx, y, dim) if need[0] else None
+        gy = None
+        if need[1]:
+            s = Sum.apply(g * y, (dim,), True, None) if g._data.ndim else g * y
+            t = Sum.apply(ggx * y, (dim,), True, None) if g._data.ndim else ggx * y
+            gy = ggx * (g - s) - g * t
+        return gg, gy, None
+
+
+class LogSoftmax(Function):
+    node_name = "LogSoftmaxBackward0"
+
+    @staticmethod
+    def forward(ctx, x: Tensor, dim: int) -> Tensor:
+        ctx.dim = dim
+        y = _row_op("log_softmax_fwd", x, dim, x._data)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g: Tensor):
+        (y,) = ctx.saved_tensors
+        return LogSoftmaxBackward.apply(g, y, ctx.dim), None
+
+
+class LogSoftmaxBackward(Function):
+    """gx = g - exp(y) sum g: fused kernel, differentiable in both g and y."""
+    node_name = "LogSoftmaxBackwardDataBackward0"
+
+    @staticmethod
+    def forward(ctx, g: Tensor, y: Tensor, dim: int) -> Tensor:
+        ctx.dim = dim
+        ctx.save_for_backward(g, y)
+        return _row_op("log_softmax_bwd", g, dim, g._data, y._data)
+
+    @staticmethod
+    def backward(ctx, ggx: Tensor):
+        g, y = ctx.saved_tensors
+        dim, need = ctx.dim, ctx.needs_input_grad
+        red = (dim,) if g._data.ndim else ()
+        e = _ew.exp(y)
+        gg = ggx - Sum.apply(ggx * e, red, True, None) if need[0] else None
+        gy = -(ggx * e * Sum.apply(g, red, True, None)) if need[1] else None
+        return gg, gy, None
+
+
+def _softmax_input(input: Tensor, dim, dtype, op: str) -> tuple:
+    if dim is None:
+        raise TypeError(f"{op}() missing required argument 'dim' (implicit dim choice is deprecated)")
+    if dtype is not None:
+        input = input.to(dtype)
+    if input._data.dtype.kind != "f":
+        raise RuntimeError(f"\"{op}_lastdim_kernel_impl\" not implemented for '{input.dtype._torch_name}'")
+    return input, wrap_dim(dim, input._data.ndim)
+
+
+def softmax(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
+    x, d = _softmax_input(input, dim, dtype, "softmax")
+    return Softmax.apply(x, d)
+
+
+def log_softmax(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
+    x, d = _softmax_input(input, dim, dtype, "log_softmax")
+    return LogSoftmax.apply(x, d)
+
+
+METHODS = ("sum", "mean", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "var", "std",
+           "logsumexp", "norm", "cumsum", "cumprod", "softmax", "log_softmax")
 FUNCTIONS = ()

@@ -1,0 +1,166 @@
+"""Activation checkpointing: trade compute for memory.
+
+``checkpoint(fn, *args)`` runs ``fn`` without building a graph (so none of its
+intermediates are saved), keeps only the inputs, and in backward runs ``fn`` again
+with grad enabled and backpropagates through that fresh graph. The random number
+generators are saved before the first run and restored for the second, so dropout
+masks (anything drawn from ``ag.rand``/``randn``) are the same both times.
+
+Both modes recompute through a custom ``Function`` whose backward calls
+``autograd.backward`` (PyTorch's reentrant design). ``use_reentrant=False`` adds a
+hidden input that requires grad, so parameters used inside ``fn`` get gradients even
+when no argument requires grad (the reentrant mode's known limitation); like the
+reentrant mode, it supports ``.backward()`` but not ``autograd.grad`` with respect to
+parameters used only inside ``fn``.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Any, Callable, Iterable
+
+from ..autograd.function import Function
+from ..autograd.grad_mode import enable_grad, is_grad_enabled
+from ..tensor import Tensor
+
+__all__ = ["checkpoint", "checkpoint_sequential", "get_rng_state", "set_rng_state"]
+
+
+# random state -------------------------------------------------------------------------------
+def _devices_of(args: Iterable) -> list:
+    from ..device import CPU
+    devs = [CPU]
+    for a in args:
+        if isinstance(a, Tensor) and a._device not in devs:
+            devs.append(a._device)
+    return devs
+
+
+def _generator(device):
+    return device.backend.generator(device.index)
+
+
+def get_rng_state(devices: Iterable) -> list:
+    """A snapshot of each device's generator state (None where the generator cannot be snapshotted)."""
+    states = []
+    for d in devices:
+        g = _generator(d)
+        bit = getattr(g, "bit_generator", None)
+        if bit is not None and hasattr(bit, "state"):
+            states.append((d, "bit", bit.state))
+        elif hasattr(g, "get_state"):
+            states.append((d, "get", g.get_state()))
+        else:
+            states.append((d, None, None))
+    return states
+
+
+def set_rng_state(states: list) -> None:
+    for d, kind, st in states:
+        if kind is None:
+            continue
+        g = _generator(d)
+        if kind == "bit":
+            g.bit_generator.state = st
+        else:
+            g.set_state(st)
+
+
+# the recomputing Function -------------------------------------------------------------------
+class CheckpointFunction(Function):
+    """Forward: ``fn`` without a graph. Backward: ``fn`` again with a graph, then backward through it."""
+
+    @staticmethod
+    def forward(ctx, run_function: Callable, preserve_rng_state: bool, kwargs: dict, _dummy, *args):
+        ctx.run_function = run_function
+        ctx.kwargs = kwargs
+        ctx.preserve_rng_state = preserve_rng_state
+        if preserve_rng_state:
+            ctx.devices = _devices_of(args)
+            ctx.rng_states = get_rng_state(ctx.devices)
+        ctx.inputs = []          # non-tensor arguments kept as-is; tensors go through save_for_backward
+        ctx.tensor_indices = []
+        tensors = []
+        for i, a in enumerate(args):
+            if isinstance(a, Tensor):
+                ctx.tensor_indices.append(i)
+                ctx.inputs.append(None)
+                tensors.append(a)
+            else:
+                ctx.inputs.append(a)
+        ctx.save_for_backward(*tensors)
+        outputs = run_function(*args, **kwargs)   # Function.apply runs forward with grad off
+        return outputs
+
+    @staticmethod
+    def backward(ctx, *grads):
+        from ..autograd import backward as run_backward
+        inputs = list(ctx.inputs)
+        for i, t in zip(ctx.tensor_indices, ctx.saved_tensors):
+            d = t.detach()
+            d.requires_grad_(t.requires_grad)
+            inputs[i] = d
+        if ctx.preserve_rng_state:
+            current = get_rng_state(ctx.devices)
+            set_rng_state(ctx.rng_states)
+        try:
+            with enable_grad():
+                outputs = ctx.run_function(*inputs, **ctx.kwargs)
+        finally:
+            if ctx.preserve_rng_state:
+                set_rng_state(current)
+        if isinstance(outputs, Tensor):
+            outputs = (outputs,)
+        outs, out_grads = [], []
+        for o, g in zip(outputs, grads):
+            if isinstance(o, Tensor) and o.requires_grad and g is not None:
+                outs.append(o)
+                out_grads.append(g)
+        if not outs:
+            raise RuntimeError("none of output has requires_grad=True, this checkpoint() is not necessary")
+        run_backward(outs, out_grads)
+        grads_in = tuple(inp.grad if isinstance(inp, Tensor) else None for inp in inputs)
+        return (None, None, None, None) + grads_in
+
+
+def checkpoint(function: Callable, *args, use_reentrant: bool | None = None, context_fn: Any = None,
+               determinism_check: str = "default", debug: bool = False, preserve_rng_state: bool = True,
+               **kwargs):
+    """Run ``function(*args, **kwargs)`` saving only its inputs; recompute it during backward."""
+    if use_reentrant is None:
+        use_reentrant = True
+    if context_fn is not None:
+        raise ValueError("Passing `context_fn` is only supported when use_reentrant=False.") if use_reentrant \
+            else NotImplementedError("checkpoint(context_fn=...) is not supported")
+    if use_reentrant and kwargs:
+        raise ValueError("Unexpected keyword arguments: " + ",".join(kwargs))
+    dummy = None
+    if not use_reentrant and is_grad_enabled():
+        from ..ops.creation import empty
+        dummy = empty(0, requires_grad=True)
+    elif use_reentrant and is_grad_enabled() and not any(isinstance(a, Tensor) and a.requires_grad for a in args):
+        warnings.warn("None of the inputs have requires_grad=True. Gradients will be None", stacklevel=2)
+    return CheckpointFunction.apply(function, preserve_rng_state, kwargs, dummy, *args)
+
+
+def checkpoint_sequential(functions, segments: int, input, use_reentrant: bool | None = None, **kwargs):
+    """Split a sequence of modules/functions into ``segments`` checkpointed chunks (the last runs normally)."""
+    if isinstance(functions, Iterable) and not callable(functions):
+        functions = list(functions)
+    elif hasattr(functions, "children"):
+        functions = list(functions.children())
+    else:
+        functions = list(functions)
+
+    def run(start: int, end: int):
+        def forward(x):
+            for j in range(start, end + 1):
+                x = functions[j](x)
+            return x
+        return forward
+
+    segment_size = max(len(functions) // segments, 1)
+    end = -1
+    for start in range(0, segment_size * (segments - 1), segment_size):
+        end = start + segment_size - 1
+        input = checkpoint(run(start, end), input, use_reentrant=use_reentrant, **kwargs)
+    return run(end + 1, len(functions) - 1)(input)

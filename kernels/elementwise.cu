@@ -1,0 +1,352 @@
+// Elementwise kernels: <op>_<fwd|bwd>[_<variant>]_<dtype> (see KERNELS.md).
+//
+// Every kernel has the same signature
+//   (O* out, const T0* x0, const T* x1, const T* x2, EwParams p)
+// out is a fresh C-contiguous array of p.n elements; inputs are strided/broadcast
+// through p.shape/p.st (mode 0), plain contiguous (mode 1) or contiguous and
+// 4-element aligned (mode 2, vector loads). A scalar input has its bit set in
+// p.scalar_mask and its value in p.fs/p.is (its pointer is null). Unused inputs
+// are null. Arithmetic runs in Compute<T> (float for float16).
+#include "common.cuh"
+
+template <typename T, int V> struct alignas(sizeof(T) * V) Vec { T v[V]; };
+
+template <int N> struct Apply;
+template <> struct Apply<1> {
+  template <typename Op, typename C0, typename C>
+  __device__ __forceinline__ static auto call(const Op& op, C0 x, C, C, double a, double b) {
+    return op(x, a, b);
+  }
+};
+template <> struct Apply<2> {
+  template <typename Op, typename C0, typename C>
+  __device__ __forceinline__ static auto call(const Op& op, C0 x, C y, C, double a, double b) {
+    return op(x, y, a, b);
+  }
+};
+template <> struct Apply<3> {
+  template <typename Op, typename C0, typename C>
+  __device__ __forceinline__ static auto call(const Op& op, C0 x, C y, C z, double a, double b) {
+    return op(x, y, z, a, b);
+  }
+};
+
+template <typename T>
+__device__ __forceinline__ typename Compute<T>::type ew_load(const T* ptr, long long off, int k,
+                                                             const EwParams& p) {
+  typedef typename Compute<T>::type C;
+  if (p.scalar_mask & (1 << k)) return Scalar<C>::get(p.fs[k], p.is[k]);
+  return Cvt<C>::from(ptr[off]);
+}
+
+// element offsets of the inputs for output index i; 32-bit div/mod when possible
+template <typename I, int NIN>
+__device__ __forceinline__ void ew_offsets(I i, const EwParams& p, long long* off) {
+#pragma unroll
+  for (int k = 0; k < NIN; ++k) off[k] = 0;
+  for (int d = p.ndim - 1; d >= 0; --d) {
+    const I s = (I)p.shape[d];
+    const I c = i % s;
+    i /= s;
+#pragma unroll
+    for (int k = 0; k < NIN; ++k) off[k] += (long long)c * p.st[k][d];
+  }
+}
+
+template <int NIN, typename T0, typename T, typename O, typename Op>
+__device__ __forceinline__ void ew_one(const Op& op, O* out, const T0* x0, const T* x1, const T* x2,
+                                       long long i, const long long* off, const EwParams& p) {
+  typedef typename Compute<T0>::type C0;
+  typedef typename Compute<T>::type C;
+  C0 v0 = ew_load(x0, off[0], 0, p);
+  C v1 = NIN > 1 ? ew_load(x1, off[1], 1, p) : C();
+  C v2 = NIN > 2 ? ew_load(x2, off[2], 2, p) : C();
+  out[i] = Cvt<O>::from(Apply<NIN>::call(op, v0, v1, v2, p.a, p.b));
+}
+
+template <int NIN, typename T0, typename T, typename O, typename Op>
+__device__ void ew_run(const Op& op, O* out, const T0* x0, const T* x1, const T* x2, const EwParams& p) {
+  const long long n = p.n, start = ag_tid(), step = ag_nthreads();
+  if (p.mode == 0) {
+    long long off[AG_MAX_IN];
+    if (n <= 0x7fffffffLL) {
+      for (long long i = start; i < n; i += step) {
+        ew_offsets<unsigned int, NIN>((unsigned int)i, p, off);
+        ew_one<NIN>(op, out, x0, x1, x2, i, off, p);
+      }
+    } else {
+      for (long long i = start; i < n; i += step) {
+        ew_offsets<long long, NIN>(i, p, off);
+        ew_one<NIN>(op, out, x0, x1, x2, i, off, p);
+      }
+    }
+    return;
+  }
+  long long tail = 0;
+  if (p.mode == 2) {
+    typedef typename Compute<T0>::type C0;
+    typedef typename Compute<T>::type C;
+    const long long nv = n / 4;
+    for (long long v = start; v < nv; v += step) {
+      Vec<T0, 4> a0;
+      Vec<T, 4> a1, a2;
+      Vec<O, 4> r;
+      if (!(p.scalar_mask & 1)) a0 = reinterpret_cast<const Vec<T0, 4>*>(x0)[v];
+      if (NIN > 1 && !(p.scalar_mask & 2)) a1 = reinterpret_cast<const Vec<T, 4>*>(x1)[v];
+      if (NIN > 2 && !(p.scalar_mask & 4)) a2 = reinterpret_cast<const Vec<T, 4>*>(x2)[v];
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        C0 v0 = (p.scalar_mask & 1) ? Scalar<C0>::get(p.fs[0], p.is[0]) : Cvt<C0>::from(a0.v[j]);
+        C v1 = NIN > 1 ? ((p.scalar_mask & 2) ? Scalar<C>::get(p.fs[1], p.is[1]) : Cvt<C>::from(a1.v[j])) : C();
+        C v2 = NIN > 2 ? ((p.scalar_mask & 4) ? Scalar<C>::get(p.fs[2], p.is[2]) : Cvt<C>::from(a2.v[j])) : C();
+        r.v[j] = Cvt<O>::from(Apply<NIN>::call(op, v0, v1, v2, p.a, p.b));
+      }
+      reinterpret_cast<Vec<O, 4>*>(out)[v] = r;
+    }
+    tail = nv * 4;
+  }
+  long long off[AG_MAX_IN];
+  for (long long i = tail + start; i < n; i += step) {
+#pragma unroll
+    for (int k = 0; k < AG_MAX_IN; ++k) off[k] = i;
+    ew_one<NIN>(op, out, x0, x1, x2, i, off, p);
+  }
+}
+
+// ---------------------------------------------------------------------------------
+// ops: functors over the compute type
+#define OP1(NAME, EXPR)                                                               \
+  struct NAME {                                                                       \
+    template <typename C> __device__ __forceinline__ C operator()(C x, double a, double b) const { \
+      return EXPR;                                                                    \
+    }                                                                                 \
+  };
+#define OP2(NAME, RT, EXPR)                                                           \
+  struct NAME {                                                                       \
+    template <typename C> __device__ __forceinline__ RT operator()(C x, C y, double a, double b) const { \
+      return EXPR;                                                                    \
+    }                                                                                 \
+  };
+#define OP3(NAME, EXPR)                                                               \
+  struct NAME {                                                                       \
+    template <typename C0, typename C>                                                \
+    __device__ __forceinline__ C operator()(C0 x, C y, C z, double a, double b) const { \
+      return EXPR;                                                                    \
+    }                                                                                 \
+  };
+
+template <typename C> __device__ __forceinline__ C ew_floor_div(C x, C y) {
+  if (y == C(0)) return x / y;                                   // inf / nan like PyTorch
+  C mod = ag_fmod(x, y);
+  C div = (x - mod) / y;
+  if (mod != C(0) && ((y < C(0)) != (mod < C(0)))) div -= C(1);
+  if (div == C(0)) return ag_copysign(C(0), x / y);
+  C fl = ag_floor(div);
+  return div - fl > C(0.5) ? fl + C(1) : fl;
+}
+__device__ __forceinline__ int ew_floor_div(int x, int y) {
+  if (y == 0) return 0;
+  int q = x / y;
+  return (x % y != 0 && ((x < 0) != (y < 0))) ? q - 1 : q;
+}
+__device__ __forceinline__ long long ew_floor_div(long long x, long long y) {
+  if (y == 0) return 0;
+  long long q = x / y;
+  return (x % y != 0 && ((x < 0) != (y < 0))) ? q - 1 : q;
+}
+template <typename C> __device__ __forceinline__ C ew_rem(C x, C y) {
+  C r = ag_fmod(x, y);
+  if (r != C(0) && ((r < C(0)) != (y < C(0)))) r += y;
+  return r;
+}
+__device__ __forceinline__ int ew_rem(int x, int y) {
+  if (y == 0) return 0;
+  int r = x % y;
+  return (r != 0 && ((r < 0) != (y < 0))) ? r + y : r;
+}
+__device__ __forceinline__ long long ew_rem(long long x, long long y) {
+  if (y == 0) return 0;
+  long long r = x % y;
+  return (r != 0 && ((r < 0) != (y < 0))) ? r + y : r;
+}
+template <typename C> __device__ __forceinline__ C ew_sigmoid(C x) { return C(1) / (C(1) + ag_exp(-x)); }
+template <typename C> __device__ __forceinline__ C ew_sign(C x) {
+  return ag_isnan(x) ? x : (C)((C(0) < x) - (x < C(0)));
+}
+template <typename C> __device__ __forceinline__ C ew_gelu_tanh_inner(C x) {
+  return C(0.7978845608028654) * (x + C(0.044715) * x * x * x);
+}
+
+// binary arithmetic (A)
+OP2(AddOp, C, x + (C)a * y)
+OP2(SubOp, C, x - (C)a * y)
+OP2(MulOp, C, x * y)
+OP2(DivOp, C, x / y)
+OP2(FloorDivOp, C, ew_floor_div(x, y))
+OP2(RemOp, C, ew_rem(x, y))
+OP2(PowOp, C, ag_pow(x, y))
+OP2(MaxOp, C, ag_isnan(x) ? x : (ag_isnan(y) ? y : (x > y ? x : y)))
+OP2(MinOp, C, ag_isnan(x) ? x : (ag_isnan(y) ? y : (x < y ? x : y)))
+// comparisons / logic (out = bool)
+OP2(EqOp, bool, x == y)
+OP2(NeOp, bool, x != y)
+OP2(LtOp, bool, x < y)
+OP2(LeOp, bool, x <= y)
+OP2(GtOp, bool, x > y)
+OP2(GeOp, bool, x >= y)
+OP2(AndOp, bool, x && y)
+OP2(OrOp, bool, x || y)
+OP2(XorOp, bool, (bool)x != (bool)y)
+OP1(NotOp, !x)
+OP3(WhereOp, x ? y : z)
+// unary (A)
+OP1(NegOp, -x)
+OP1(AbsOp, x < C(0) ? -x : x)
+OP1(SignOp, ew_sign(x))
+// unary (F)
+OP1(ExpOp, ag_exp(x))
+OP1(LogOp, ag_log(x))
+OP1(Log1pOp, ag_log1p(x))
+OP1(Expm1Op, ag_expm1(x))
+OP1(SqrtOp, ag_sqrt(x))
+OP1(RsqrtOp, ag_rsqrt(x))
+OP1(ReciprocalOp, C(1) / x)
+OP1(SinOp, ag_sin(x))
+OP1(CosOp, ag_cos(x))
+OP1(TanhOp, ag_tanh(x))
+OP1(SigmoidOp, ew_sigmoid(x))
+OP1(ReluOp, (ag_isnan(x) || x > C(0)) ? x : C(0))
+OP1(ClampOp, ag_isnan(x) ? x : ((x < (C)a ? (C)a : x) > (C)b ? (C)b : (x < (C)a ? (C)a : x)))
+OP1(GeluOp, C(0.5) * x * (C(1) + ag_erf(x * C(0.7071067811865476))))
+OP1(GeluTanhOp, C(0.5) * x * (C(1) + ag_tanh(ew_gelu_tanh_inner(x))))
+OP1(SiluOp, x * ew_sigmoid(x))
+OP1(SoftplusOp, (C)a * x > (C)b ? x : ag_log1p(ag_exp((C)a * x)) / (C)a)
+OP1(LeakyReluOp, x > C(0) ? x : (C)a * x)
+OP1(EluOp, x > C(0) ? x : (C)a * (ag_exp(x) - C(1)))
+// backward (F), (g, y) or (g, x)
+OP2(TanhBwdOp, C, x * (C(1) - y * y))
+OP2(SigmoidBwdOp, C, x * y * (C(1) - y))
+OP2(ReluBwdOp, C, y > C(0) ? x : C(0))
+OP2(GeluBwdOp, C,
+    x * (C(0.5) * (C(1) + ag_erf(y * C(0.7071067811865476))) +
+         y * C(0.3989422804014327) * ag_exp(C(-0.5) * y * y)))
+struct GeluTanhBwdOp {
+  template <typename C> __device__ __forceinline__ C operator()(C g, C x, double, double) const {
+    const C t = ag_tanh(ew_gelu_tanh_inner(x));
+    const C dinner = C(0.7978845608028654) * (C(1) + C(3) * C(0.044715) * x * x);
+    return g * (C(0.5) * (C(1) + t) + C(0.5) * x * (C(1) - t * t) * dinner);
+  }
+};
+struct SiluBwdOp {
+  template <typename C> __device__ __forceinline__ C operator()(C g, C x, double, double) const {
+    const C s = ew_sigmoid(x);
+    return g * s * (C(1) + x * (C(1) - s));
+  }
+};
+OP2(SoftplusBwdOp, C, (C)a * y > (C)b ? x : x * ew_sigmoid((C)a * y))
+OP2(LeakyReluBwdOp, C, y > C(0) ? x : (C)a * x)
+OP2(EluBwdOp, C, y > C(0) ? x : x * (C)a * ag_exp(y))
+OP2(ClampBwdOp, C, (y >= (C)a && y <= (C)b) ? x : C(0))
+OP2(AbsBwdOp, C, x * ew_sign(y))
+OP2(SqrtBwdOp, C, x / (C(2) * y))
+OP2(RsqrtBwdOp, C, C(-0.5) * x * y * y * y)
+OP2(ReciprocalBwdOp, C, -x * y * y)
+OP2(LogBwdOp, C, x / y)
+OP2(Log1pBwdOp, C, x / (C(1) + y))
+OP2(SinBwdOp, C, x * ag_cos(y))
+OP2(CosBwdOp, C, -x * ag_sin(y))
+OP2(PowScalarBwdOp, C, a == 0.0 ? C(0) : x * (C)a * ag_pow(y, (C)a - C(1)))
+OP3(DivBwdYOp, -x * y / (z * z))
+OP3(PowBwdXOp, z == C(0) ? C(0) : x * z * ag_pow(y, z - C(1)))
+OP3(PowBwdYOp, (y == C(0) && z >= C(0)) ? C(0) : x * ag_pow(y, z) * ag_log(y))
+OP3(MaximumBwdXOp, y > z ? x : (y == z ? x / C(2) : C(0)))
+OP3(MinimumBwdXOp, y < z ? x : (y == z ? x / C(2) : C(0)))
+
+// ---------------------------------------------------------------------------------
+// instantiation: NIN, input-0 type, output type per kernel family
+#define EW_KERNEL(NAME, OP, NIN, DT, T0, O)                                             \
+  extern "C" __global__ void NAME##_##DT(O* out, const T0* x0, const ag_t_##DT* x1,       \
+                                         const ag_t_##DT* x2, const EwParams p) {          \
+    ew_run<NIN, T0, ag_t_##DT, O>(OP(), out, x0, x1, x2, p);                             \
+  }
+#define EW1(NAME, OP, DT) EW_KERNEL(NAME, OP, 1, DT, ag_t_##DT, ag_t_##DT)
+#define EW2(NAME, OP, DT) EW_KERNEL(NAME, OP, 2, DT, ag_t_##DT, ag_t_##DT)
+#define EW3(NAME, OP, DT) EW_KERNEL(NAME, OP, 3, DT, ag_t_##DT, ag_t_##DT)
+#define EW2B(NAME, OP, DT) EW_KERNEL(NAME, OP, 2, DT, ag_t_##DT, bool)
+#define EW1B(NAME, OP, DT) EW_KERNEL(NAME, OP, 1, DT, ag_t_##DT, bool)
+#define EW_WHERE(NAME, OP, DT) EW_KERNEL(NAME, OP, 3, DT, bool, ag_t_##DT)
+
+#define ON_F(X, NAME, OP) X(NAME, OP, float16) X(NAME, OP, float32) X(NAME, OP, float64)
+#define ON_A(X, NAME, OP) ON_F(X, NAME, OP) X(NAME, OP, int32) X(NAME, OP, int64)
+#define ON_AB(X, NAME, OP) ON_A(X, NAME, OP) X(NAME, OP, bool)
+
+ON_A(EW2, add_fwd, AddOp)
+ON_A(EW2, sub_fwd, SubOp)
+ON_A(EW2, mul_fwd, MulOp)
+ON_F(EW2, div_fwd, DivOp)
+ON_A(EW2, floor_divide_fwd, FloorDivOp)
+ON_A(EW2, remainder_fwd, RemOp)
+ON_F(EW2, pow_fwd, PowOp)
+ON_A(EW2, maximum_fwd, MaxOp)
+ON_A(EW2, minimum_fwd, MinOp)
+
+ON_AB(EW2B, eq_fwd, EqOp)
+ON_AB(EW2B, ne_fwd, NeOp)
+ON_AB(EW2B, lt_fwd, LtOp)
+ON_AB(EW2B, le_fwd, LeOp)
+ON_AB(EW2B, gt_fwd, GtOp)
+ON_AB(EW2B, ge_fwd, GeOp)
+EW2B(logical_and_fwd, AndOp, bool)
+EW2B(logical_or_fwd, OrOp, bool)
+EW2B(logical_xor_fwd, XorOp, bool)
+EW1B(logical_not_fwd, NotOp, bool)
+ON_AB(EW_WHERE, where_fwd, WhereOp)
+
+ON_A(EW1, neg_fwd, NegOp)
+ON_A(EW1, abs_fwd, AbsOp)
+ON_A(EW1, sign_fwd, SignOp)
+
+ON_F(EW1, exp_fwd, ExpOp)
+ON_F(EW1, log_fwd, LogOp)
+ON_F(EW1, log1p_fwd, Log1pOp)
+ON_F(EW1, expm1_fwd, Expm1Op)
+ON_F(EW1, sqrt_fwd, SqrtOp)
+ON_F(EW1, rsqrt_fwd, RsqrtOp)
+ON_F(EW1, reciprocal_fwd, ReciprocalOp)
+ON_F(EW1, sin_fwd, SinOp)
+ON_F(EW1, cos_fwd, CosOp)
+ON_F(EW1, tanh_fwd, TanhOp)
+ON_F(EW1, sigmoid_fwd, SigmoidOp)
+ON_F(EW1, relu_fwd, ReluOp)
+ON_F(EW1, clamp_fwd, ClampOp)
+ON_F(EW1, gelu_fwd, GeluOp)
+ON_F(EW1, gelu_tanh_fwd, GeluTanhOp)
+ON_F(EW1, silu_fwd, SiluOp)
+ON_F(EW1, softplus_fwd, SoftplusOp)
+ON_F(EW1, leaky_relu_fwd, LeakyReluOp)
+ON_F(EW1, elu_fwd, EluOp)
+
+ON_F(EW2, tanh_bwd, TanhBwdOp)
+ON_F(EW2, sigmoid_bwd, SigmoidBwdOp)
+ON_F(EW2, relu_bwd, ReluBwdOp)
+ON_F(EW2, gelu_bwd, GeluBwdOp)
+ON_F(EW2, gelu_tanh_bwd, GeluTanhBwdOp)
+ON_F(EW2, silu_bwd, SiluBwdOp)
+ON_F(EW2, softplus_bwd, SoftplusBwdOp)
+ON_F(EW2, leaky_relu_bwd, LeakyReluBwdOp)
+ON_F(EW2, elu_bwd, EluBwdOp)
+ON_F(EW2, clamp_bwd, ClampBwdOp)
+ON_F(EW2, abs_bwd, AbsBwdOp)
+ON_F(EW2, sqrt_bwd, SqrtBwdOp)
+ON_F(EW2, rsqrt_bwd, RsqrtBwdOp)
+ON_F(EW2, reciprocal_bwd, ReciprocalBwdOp)
+ON_F(EW2, log_bwd, LogBwdOp)
+ON_F(EW2, log1p_bwd, Log1pBwdOp)
+ON_F(EW2, sin_bwd, SinBwdOp)
+ON_F(EW2, cos_bwd, CosBwdOp)
+ON_F(EW2, pow_scalar_bwd, PowScalarBwdOp)
+ON_F(EW3, div_bwd_y, DivBwdYOp)
+ON_F(EW3, pow_bwd_x, PowBwdXOp)
+ON_F(EW3, pow_bwd_y, PowBwdYOp)
+ON_F(EW3, maximum_bwd_x, MaximumBwdXOp)
+ON_F(EW3, minimum_bwd_x, MinimumBwdXOp)

@@ -1,0 +1,277 @@
+"""Kernel checks that need no GPU: the .cu files compile (when nvcc is here), every kernel
+KERNELS.md promises exists for its dtypes, every CUDA registration names a real kernel, the
+parameter structs match the CUDA layout, and the launch planning of ``cupy_backend`` is right."""
+from __future__ import annotations
+
+import itertools
+import math
+import re
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import autograd_gpu  # noqa: F401 - registers every op
+from autograd_gpu import dispatch
+from autograd_gpu.backends import cupy_backend as cb
+
+KDIR = Path(__file__).resolve().parent.parent / "kernels"
+FAMILIES = ("elementwise", "reduce", "scan", "softmax", "index", "copy")
+NVCC = shutil.which("nvcc")
+F = ("float16", "float32", "float64")
+A = F + ("int32", "int64")
+AB = A + ("bool",)
+ALL = AB + ("int8", "uint8", "int16")
+
+
+# compilation -------------------------------------------------------------------------
+@lru_cache(maxsize=None)
+def _compile_all() -> dict:
+    """nvcc -ptx for every (file, arch), in parallel; {(family, arch): (returncode, output)}."""
+    def one(job):
+        fam, arch = job
+        r = subprocess.run([NVCC, "-ptx", f"-arch={arch}", "-std=c++17", "-I", str(KDIR), str(KDIR / f"{fam}.cu"),
+                            "-o", "/dev/null"], capture_output=True, text=True)
+        return job, (r.returncode, r.stdout + r.stderr)
+    jobs = list(itertools.product(FAMILIES, ("sm_80", "sm_90")))
+    jobs.sort(key=lambda j: j[0] != "elementwise")   # longest first
+    with ThreadPoolExecutor(max_workers=4) as ex:
+        return dict(ex.map(one, jobs))
+
+
+@pytest.mark.skipif(NVCC is None, reason="nvcc not on PATH")
+@pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
+@pytest.mark.parametrize("family", FAMILIES)
+def test_kernels_compile(family, arch):
+    rc, out = _compile_all()[(family, arch)]
+    assert rc == 0, f"nvcc -ptx -arch={arch} kernels/{family}.cu failed:\n{out}"
+
+
+# kernel names -------------------------------------------------------------------------
+@lru_cache(maxsize=None)
+def defined_kernels(family: str) -> frozenset:
+    """Names of the extern "C" kernels a .cu file defines, from its preprocessed source."""
+    src = str(KDIR / f"{family}.cu")
+    if shutil.which("cpp"):   # fast; the kernels include nothing but common.cuh
+        cmd = ["cpp", "-P", "-I", str(KDIR), src]
+    elif NVCC:
+        cmd = [NVCC, "-E", "-std=c++17", "-I", str(KDIR), src]
+    else:
+        pytest.skip("no C preprocessor (cpp or nvcc) on PATH")
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    # nvcc -E spells __global__ as __attribute__((global))
+    return frozenset(re.findall(r'extern\s+"C"\s+(?:__global__|__attribute__\(\(global\)\))\s*void\s+(\w+)\s*\(',
+                                out))
+
+
+def _elementwise_contract() -> dict:
+    """{kernel: dtypes} from the elementwise table of KERNELS.md."""
+    sets = {"F": F, "A": A, "B": ("bool",)}
+    text = (KDIR / "KERNELS.md").read_text()
+    section = text.split("## elementwise.cu", 1)[1].split("\n## ", 1)[0]
+    out = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 3 or not line.startswith("|") or cells[0] in ("kernel", "---"):
+            continue
+        names_cell, dt_cell = cells[0], cells[1]
+        if "`_fwd`" in names_cell:   # "exp log ... relu `_fwd`(x)"
+            names = [w + "_fwd" for w in names_cell.split("`")[0].split()]
+        else:
+            names = re.findall(r"\b([a-z0-9_]+_(?:fwd|bwd)(?:_[a-z]+)?)\b", names_cell)
+        if "A+B" in dt_cell:
+            dts = AB
+        elif "c: B" in dt_cell:
+            dts = A
+        else:
+            dts = sets[dt_cell.split()[0]]
+        for n in names:
+            out[n] = dts
+    return out
+
+
+CONTRACT = {
+    "reduce": {**{k: A for k in ("sum_fwd", "prod_fwd", "amax_fwd", "amin_fwd")}, "max_fwd": A, "min_fwd": A},
+    "scan": {k: A for k in ("cumsum_fwd", "cumprod_fwd", "cumsum_bwd")},
+    "softmax": {k: F for k in ("softmax_fwd", "log_softmax_fwd", "softmax_bwd", "log_softmax_bwd")},
+    "index": {k: A for k in ("gather_fwd", "scatter_fwd", "scatter_add_fwd", "index_select_fwd", "index_add_fwd",
+                             "take_fwd", "put_fwd")},
+    "copy": {"copy": ALL, "triangle": AB},
+}
+
+
+def test_elementwise_contract_parsed():
+    c = _elementwise_contract()
+    assert len(c) > 60
+    assert c["add_fwd"] == A and c["exp_fwd"] == F and c["eq_fwd"] == AB and c["logical_not_fwd"] == ("bool",)
+    assert c["minimum_bwd_x"] == F and c["cos_bwd"] == F and c["silu_bwd"] == F and c["where_fwd"] == A
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_contract_kernel_exists(family):
+    contract = _elementwise_contract() if family == "elementwise" else CONTRACT[family]
+    have = defined_kernels(family)
+    missing = sorted(f"{k}_{d}" for k, dts in contract.items() for d in dts if f"{k}_{d}" not in have)
+    assert not missing, f"kernels/{family}.cu lacks {missing}"
+
+
+def test_every_cast_pair_exists():
+    have = defined_kernels("copy")
+    missing = [f"cast_{s}_{d}" for s in ALL for d in ALL if f"cast_{s}_{d}" not in have]
+    assert not missing
+
+
+_LAUNCHER_FILE = {"elementwise": "elementwise", "reduce": "reduce", "arg_reduce": "reduce", "scan": "scan",
+                  "softmax": "softmax", "index": "index", "copy": "copy"}
+_COPY_KERNELS = {"copy": "copy_{d}", "cast": "cast_{d}_float32", "copy_into": "copy_{d}", "triangle": "triangle_{d}"}
+
+
+def _launchers():
+    for op, fn in dispatch._tables.get("cupy", {}).items():
+        m = re.fullmatch(r"cuda_(arg_reduce|elementwise|reduce|scan|softmax|index|copy|matmul)_(\w+)",
+                         getattr(fn, "__name__", ""))
+        if m:
+            yield op, m.group(1), m.group(2)
+
+
+def test_registrations_name_existing_kernels():
+    found = list(_launchers())
+    assert found, "no cupy registrations go through backends/cuda.py launchers"
+    bad = []
+    for op, family, kernel in found:
+        if family == "matmul":
+            continue
+        for d in ("float32", "float64"):
+            name = _COPY_KERNELS[kernel].format(d=d) if family == "copy" else f"{kernel}_{d}"
+            if family == "copy" and kernel not in _COPY_KERNELS:
+                bad.append(f"{op}: unknown copy launcher {kernel}")
+            elif name not in defined_kernels(_LAUNCHER_FILE[family]):
+                bad.append(f"{op} -> {family}:{name}")
+    assert not bad, f"registrations naming missing kernels: {bad}"
+
+
+# parameter structs match the CUDA layout ---------------------------------------------
+_LAYOUTS = {
+    "EwParams": (cb._EW.size, [("n", 0), ("ndim", 8), ("mode", 12), ("scalar_mask", 16), ("a", 24), ("b", 32),
+                               ("fs", 40), ("is", 64), ("shape", 88), ("st", 152)]),
+    "CopyParams": (cb._COPY.size, [("n", 0), ("ndim", 8), ("contig", 12), ("shape", 16), ("st", 80)]),
+    "IdxParams": (cb._IDX.size, [("n", 0), ("ndim", 8), ("axis", 12), ("axis_size", 16), ("src_scalar", 24),
+                                 ("accumulate", 28), ("fsrc", 32), ("isrc", 40), ("shape", 48), ("st", 112)]),
+}
+
+
+@pytest.mark.skipif(NVCC is None, reason="nvcc not on PATH")
+def test_param_struct_layout_matches_cuda(tmp_path):
+    lines = ['#include "common.cuh"', "#include <cstddef>"]
+    for name, (size, fields) in _LAYOUTS.items():
+        lines.append(f"static_assert(sizeof({name}) == {size}, \"{name} size\");")
+        lines += [f"static_assert(offsetof({name}, {f}) == {o}, \"{name}.{f}\");" for f, o in fields]
+    src = tmp_path / "layout.cu"
+    src.write_text("\n".join(lines) + "\n")
+    r = subprocess.run([NVCC, "-ptx", "-arch=sm_80", "-I", str(KDIR), str(src), "-o", "/dev/null"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_packed_params_roundtrip():
+    p = cb.ew_params(10, 0, 0b101, 1.5, -2.0, [3.0, 0.0, 4.0], [0, 7, 0], (2, 5), [(5, 1), (0, 1), (1, 0)])
+    assert p.nbytes == 344 and p.shape == (1,)
+    v = cb._EW.unpack(p.tobytes())
+    assert v[:7] == (10, 2, 0, 0b101, 0, 1.5, -2.0)
+    assert v[7:10] == (3.0, 0.0, 4.0) and v[10:13] == (0, 7, 0)
+    assert v[13:21] == (2, 5, 0, 0, 0, 0, 0, 0)
+    st = np.array(v[21:]).reshape(3, 8)
+    assert st[0, :2].tolist() == [5, 1] and st[1, :2].tolist() == [0, 1] and st[2, :2].tolist() == [1, 0]
+    assert cb.copy_params(4, 1, (4,), [(1,), (1,)]).nbytes == 208
+    assert cb.idx_params(4, 0, 4, (4,), [(1,)], src_scalar=1, fsrc=2.5).nbytes == 304
+    with pytest.raises(RuntimeError, match="at most 8 dims"):
+        cb.idx_params(1, 0, 1, (1,) * 9, [])
+
+
+def test_kernel_source_inlines_common():
+    src = cb.kernel_source("reduce")
+    assert '#include "common.cuh"' not in src and "struct EwParams" in src
+    assert cb.kernels_dir() == KDIR
+
+
+# planning helpers, checked against NumPy ----------------------------------------------
+def _offsets(shape, strides):
+    """Element offset of each C-order position of ``shape`` under ``strides``."""
+    idx = np.indices(shape).reshape(len(shape), -1) if shape else np.zeros((0, 1), dtype=np.int64)
+    return (np.asarray(strides, dtype=np.int64)[:, None] * idx).sum(0) if shape else np.zeros(1, dtype=np.int64)
+
+
+@pytest.mark.parametrize("shape,out_shape", [((3, 1, 4), (5, 3, 6, 4)), ((), (2, 3)), ((1,), (7,)), ((4,), (2, 4))])
+def test_broadcast_strides_matches_numpy(shape, out_shape):
+    x = np.arange(math.prod(shape), dtype=np.float32).reshape(shape)
+    b = np.broadcast_to(x, out_shape)
+    got = cb.broadcast_strides(shape, tuple(s // 4 for s in x.strides), out_shape)
+    assert tuple(0 if n == 1 else s for s, n in zip(got, out_shape)) == \
+        tuple(0 if n == 1 else s // 4 for s, n in zip(b.strides, out_shape))
+    with pytest.raises(ValueError):
+        cb.broadcast_strides((3,), (1,), (4,))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_collapse_dims_preserves_addressing(seed):
+    rng = np.random.default_rng(seed)
+    base = rng.standard_normal((4, 1, 6, 5, 3))
+    a = base[:, :, ::2, :, :] if seed % 2 else base
+    a = a.transpose(0, 1, 2, 4, 3) if seed % 3 == 0 else a
+    shape = a.shape
+    b = np.broadcast_to(rng.standard_normal(shape[-1]), shape)
+    sts = [tuple(s // 8 for s in a.strides), tuple(s // 8 for s in b.strides), cb.c_strides(shape)]
+    cshape, csts = cb.collapse_dims(shape, sts)
+    assert math.prod(cshape) == math.prod(shape) and len(cshape) <= len(shape)
+    for st, cst in zip(sts, csts):
+        np.testing.assert_array_equal(_offsets(cshape, cst), _offsets(shape, st))
+    assert cb.collapse_dims((2, 3, 4), [cb.c_strides((2, 3, 4))]) == ((24,), [(1,)])
+    assert cb.collapse_dims((1, 1), [(0, 0)]) == ((), [()])
+
+
+@pytest.mark.parametrize("shape,axes,transpose", [((4, 5, 6), (1,), False), ((4, 5, 6), (0, 2), False),
+                                                   ((4, 5, 6), (2,), False), ((4, 5, 6), (0,), False),
+                                                   ((4, 5, 6), (0, 1, 2), False), ((4, 5, 6), (1,), True),
+                                                   ((3, 1, 7), (0, 2), False), ((64, 64, 2), (1,), False),
+                                                   ((2, 0, 3), (1,), False)])
+def test_plan_reduce_matches_numpy(shape, axes, transpose):
+    x = np.random.default_rng(0).standard_normal(shape)
+    if transpose:
+        x = x.transpose(2, 0, 1)
+    plan = cb.plan_reduce(x.shape, tuple(s // 8 for s in x.strides), axes)
+    y = np.ascontiguousarray(x.transpose(plan["perm"])) if plan["perm"] is not None else x
+    if plan["perm"] is None:
+        assert x.flags.c_contiguous
+    got = y.reshape(plan["outer"], plan["R"], plan["inner"]).sum(1)
+    assert plan["mode"] == ("rows" if plan["inner"] == 1 else "cols")
+    np.testing.assert_allclose(got.reshape(-1), x.sum(axis=axes).reshape(-1))
+
+
+def test_plan_split_and_launch_config():
+    assert cb.plan_split(1000, 10**6, 132) == 10**6            # enough rows: no split
+    chunk = cb.plan_split(1, 10**8, 132)
+    assert chunk < 10**8 and -(-10**8 // chunk) <= 4 * 132
+    assert cb.plan_split(1, 100, 132) == 100
+    assert cb.launch_config(0) == (0, 256)
+    assert cb.launch_config(1) == (1, 256)
+    assert cb.launch_config(1023) == (4, 256)
+    assert cb.launch_config(2**20 + 1, per_thread=4) == (1025, 256)
+    assert cb.launch_config(2**33, max_blocks=1000) == (1000, 256)
+    assert [cb.block_size(n) for n in (0, 1, 33, 100, 10**6)] == [32, 32, 64, 128, 256]
+
+
+def test_dtypes_and_axes_helpers():
+    assert cb.normalize_axes((-1, 0, 2), 3) == (0, 2)
+    assert cb.normalize_axes(None, 2) == (0, 1)
+    assert cb.normalize_axes(1, 3) == (1,)
+    i64 = np.dtype(np.int64)
+    assert cb._reduce_dtypes("sum_fwd", np.dtype(np.int32)) == (i64, i64)
+    assert cb._reduce_dtypes("sum_fwd", np.dtype(np.float16)) == (np.dtype(np.float16), np.dtype(np.float32))
+    assert cb._reduce_dtypes("amax_fwd", np.dtype(np.int32)) == (np.dtype(np.int32),) * 2
+    assert cb.dtype_name(np.bool_) == "bool" and cb.dtype_name(np.float16) == "float16"
+    assert cb.scalar_slots(2.5, "f") == (2.5, 0) and cb.scalar_slots(True, "i") == (0.0, 1)
+    assert cb.is_c_contiguous((2, 1, 3), (3, 99, 1)) and not cb.is_c_contiguous((2, 3), (1, 2))
