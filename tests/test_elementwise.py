@@ -239,10 +239,8 @@ def test_div_rounding_modes():
 # dtypes ---------------------------------------------------------------------------
 I64, F32, F64 = ag.tensor([1, 2, 3]), ag.tensor([1.0, 2.0, 3.0]), ag.tensor([1.0, 2.0, 3.0], dtype=ag.float64)
 F16, I32, B = F32.half(), ag.tensor([1, 2, 3], dtype=ag.int32), ag.tensor([True, False, True])
-# PyTorch promotes int with float tensors to the float dtype; NumPy's result_type widens (int32 +
-# float32 -> float64). Needs the fix in dtypes.result_type (promote among the floats of a group).
-_PROMOTE_XFAIL = pytest.mark.xfail(reason="dtypes.result_type uses NumPy promotion within a group",
-                                   strict=False)
+# PyTorch promotes int with float tensors to the float dtype (NumPy would widen int32 + float32
+# to float64).
 DTYPES = [
     ("int+float scalar", lambda: I64 + 1.5, ag.float32),
     ("int+int scalar", lambda: I64 + 1, ag.int64),
@@ -250,8 +248,8 @@ DTYPES = [
     ("int32+int64", lambda: I32 + I64, ag.int64),
     ("f32+f64", lambda: F32 + F64, ag.float64),
     ("f16+f32 0-dim", lambda: F16 + _zero_dim(1.0), ag.float16),
-    pytest.param("f16*int", lambda: F16 * I64, ag.float16, marks=_PROMOTE_XFAIL),
-    pytest.param("f32+int32", lambda: F32 + I32, ag.float32, marks=_PROMOTE_XFAIL),
+    ("f16*int", lambda: F16 * I64, ag.float16),
+    ("f32+int32", lambda: F32 + I32, ag.float32),
     ("int/int", lambda: I64 / I64, ag.float32),
     ("int/scalar", lambda: 1 / I64, ag.float32),
     ("int//int", lambda: I64 // 2, ag.int64),

@@ -304,13 +304,17 @@ def test_in_place_on_view_writes_base():
     assert base.tolist()[0] == [5.0, 5.0, 5.0] and base.tolist()[1] == [0.0] * 3
 
 
-def test_in_place_on_view_needing_grad_is_refused():
+def test_in_place_on_view_needing_grad_rebases_the_base():
     x = make((2, 3))
     y = x * 1
     v = y[0]
-    with pytest.raises(RuntimeError, match="view"):
-        v.add_(1)
-    assert_close(y, _np(x))
+    v.add_(1)
+    expected = _np(x).copy()
+    expected[0] += 1
+    assert_close(y, expected)
+    assert y.grad_fn.name() == "CopySlices"
+    (y * y).sum().backward()
+    assert_close(x.grad, 2 * expected)
 
 
 def test_data_updates_do_not_bump_version():

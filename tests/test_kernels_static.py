@@ -31,11 +31,16 @@ ALL = AB + ("int8", "uint8", "int16")
 # compilation -------------------------------------------------------------------------
 @lru_cache(maxsize=None)
 def _compile_all() -> dict:
-    """nvcc -ptx for every (file, arch), in parallel; {(family, arch): (returncode, output)}."""
+    """nvcc -ptx for every (file, arch), in parallel; {(family, arch): (returncode, output)}.
+
+    ``-Xcicc -O1`` halves the time of the 231-kernel elementwise.cu; parsing, template
+    instantiation and PTX generation (inline asm, intrinsics per arch) are all still checked,
+    and the GPU tests compile everything at full optimisation through NVRTC.
+    """
     def one(job):
         fam, arch = job
-        r = subprocess.run([NVCC, "-ptx", f"-arch={arch}", "-std=c++17", "-I", str(KDIR), str(KDIR / f"{fam}.cu"),
-                            "-o", "/dev/null"], capture_output=True, text=True)
+        r = subprocess.run([NVCC, "-ptx", f"-arch={arch}", "-std=c++17", "-Xcicc", "-O1", "-I", str(KDIR),
+                            str(KDIR / f"{fam}.cu"), "-o", "/dev/null"], capture_output=True, text=True)
         return job, (r.returncode, r.stdout + r.stderr)
     jobs = list(itertools.product(FAMILIES, ("sm_80", "sm_90")))
     jobs.sort(key=lambda j: j[0] != "elementwise")   # longest first
@@ -142,10 +147,14 @@ def test_registrations_name_existing_kernels():
     found = list(_launchers())
     assert found, "no cupy registrations go through backends/cuda.py launchers"
     bad = []
+    ew = _elementwise_contract()
     for op, family, kernel in found:
         if family == "matmul":
             continue
         for d in ("float32", "float64"):
+            promised = ew.get(kernel, F) if family == "elementwise" else F
+            if d not in promised:   # e.g. logical_* are bool-only: the ops cast first
+                d = promised[0]
             name = _COPY_KERNELS[kernel].format(d=d) if family == "copy" else f"{kernel}_{d}"
             if family == "copy" and kernel not in _COPY_KERNELS:
                 bad.append(f"{op}: unknown copy launcher {kernel}")

@@ -103,11 +103,10 @@ def _needs_grad(self: Tensor, *others) -> bool:
         return False
     if self.grad_fn is None and self._requires_grad:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
-    if self._base is not None:
-        # PyTorch rebases the base's history (CopySlices); without that the base would
-        # silently miss this op's gradient, so refuse rather than compute a wrong one.
-        raise RuntimeError("an in-place operation on a view of a tensor that requires grad is not supported; "
-                           "use the out-of-place op (e.g. x = x.add(y)) or clone() the view first.")
+    b = self._base
+    if b is not None and b.grad_fn is None and b._requires_grad:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place "
+                           "operation.")
     return True
 
 
