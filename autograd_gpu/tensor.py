@@ -396,6 +396,9 @@ def _type_name(t: Tensor) -> str:
     return tn(t)
 
 
+from .autograd import function as _function  # noqa: E402
+
+_function.Tensor = Tensor
 from . import ops as _ops  # noqa: E402  (ops import Tensor; attach their methods now)
 
 for _name in _ops.METHODS:

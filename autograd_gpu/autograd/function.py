@@ -10,7 +10,9 @@ from typing import Any
 
 from . import anomaly
 from .grad_mode import _state as _grad_state
-from .graph import FREED_MESSAGE, Node, gradient_edge
+from .graph import FREED_MESSAGE, Node, grad_accumulator, gradient_edge
+
+Tensor: Any = None  # set by tensor.py once the class exists (it imports this module first)
 
 
 def _type_name(t) -> str:
@@ -38,7 +40,6 @@ class SavedTensor:
             self.requires_grad = t.grad_fn is not None
 
     def unpack(self, node):
-        from ..tensor import Tensor
         if self.vc[0] != self.version:
             t = self.tensor
             if t is not None and t.grad_fn is not None:
@@ -69,17 +70,13 @@ class SavedTensor:
 class BackwardNode(Node):
     """Node (and ctx) of one ``Function.apply`` call."""
 
-    __slots__ = ("saved", "to_save", "needs_input_grad", "materialize_grads", "non_differentiable",
-                 "dirty", "__dict__")
+    __slots__ = ("needs_input_grad",)
     _fn: Any = None
-
-    def __init__(self) -> None:
-        Node.__init__(self)
-        self.saved = ()
-        self.to_save = None
-        self.materialize_grads = True
-        self.non_differentiable = None
-        self.dirty = None
+    saved = ()                 # SavedTensors after _wire; None once released
+    to_save = None
+    materialize_grads = True
+    non_differentiable = None
+    dirty = None
 
     # ctx API -----------------------------------------------------------------
     def save_for_backward(self, *tensors) -> None:
@@ -174,31 +171,72 @@ class Function(metaclass=FunctionMeta):
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        from ..tensor import Tensor
         if cls._new_style:
             return _apply_new_style(cls, args, kwargs)
-        node = cls._backward_cls()
         grad_on = getattr(_grad_state, "enabled", True)
-        needs = tuple([grad_on and isinstance(a, Tensor) and a.requires_grad for a in args])
+        needs = None
+        if grad_on:
+            for i, a in enumerate(args):
+                if isinstance(a, Tensor) and (a._requires_grad or a.grad_fn is not None):
+                    needs = tuple([isinstance(b, Tensor) and (b._requires_grad or b.grad_fn is not None)
+                                   for b in args])
+                    break
+        if needs is None:  # nothing to record: a throwaway ctx, no node
+            ctx = _NoGradCtx(cls, len(args))
+            if grad_on:
+                _grad_state.enabled = False
+                try:
+                    out = cls.forward(ctx, *args, **kwargs)
+                finally:
+                    _grad_state.enabled = True
+            else:
+                out = cls.forward(ctx, *args, **kwargs)
+            if ctx.dirty:
+                for d in ctx.dirty:
+                    d._vc[0] += 1
+            return out
+        node = cls._backward_cls()
         node.needs_input_grad = needs
-        requires = True in needs
         _grad_state.enabled = False
         try:
             out = cls.forward(node, *args, **kwargs)
         finally:
-            _grad_state.enabled = grad_on
+            _grad_state.enabled = True
         if node.dirty:
             for d in node.dirty:
                 d._vc[0] += 1
-        if not requires:
-            node.to_save = None
-            return out
         return _wire(node, args, needs, out)
+
+
+_FALSES = [(False,) * n for n in range(8)]
+
+
+class _NoGradCtx:
+    """The ctx ``forward`` sees when no graph is recorded: same API, nothing kept."""
+
+    __slots__ = ("_fn", "needs_input_grad", "dirty", "__dict__")
+    materialize_grads = True
+
+    def __init__(self, fn, n: int) -> None:
+        self._fn = fn
+        self.needs_input_grad = _FALSES[n] if n < 8 else (False,) * n
+        self.dirty = None
+
+    def save_for_backward(self, *tensors) -> None:
+        pass
+
+    def mark_dirty(self, *tensors) -> None:
+        self.dirty = tensors
+
+    def mark_non_differentiable(self, *tensors) -> None:
+        pass
+
+    def set_materialize_grads(self, value: bool) -> None:
+        pass
 
 
 def _apply_new_style(cls, args: tuple, kwargs: dict):
     """``forward(*args)`` then ``setup_context(ctx, inputs, output)``; inputs include bound defaults."""
-    from ..tensor import Tensor
     if cls._forward_sig is None:
         import inspect
         cls._forward_sig = inspect.signature(cls.forward)
@@ -226,8 +264,20 @@ def _apply_new_style(cls, args: tuple, kwargs: dict):
 
 def _wire(node: BackwardNode, args: tuple, needs: tuple, out):
     """Connect ``node`` to its inputs and outputs after ``forward`` ran."""
-    from ..tensor import Tensor
-    node.next_edges = [gradient_edge(a) if n else None for a, n in zip(args, needs)]
+    node.next_edges = [((a.grad_fn, a._output_nr) if a.grad_fn is not None else (grad_accumulator(a), 0))
+                       if n else None for a, n in zip(args, needs)]
+    if type(out) is Tensor and node.dirty is None and node.non_differentiable is None:
+        # the common case: one fresh output
+        for a in args:
+            if a is out:
+                out = out._alias()
+                break
+        data = out._data
+        node.out_meta = [(data.shape, data.dtype, out._device)]
+        if data.dtype.kind == "f":
+            out.grad_fn = node
+        _finish(node, (out,))
+        return out
     single = not isinstance(out, tuple)
     outs = (out,) if single else out
     nondiff = node.non_differentiable or ()
@@ -252,6 +302,12 @@ def _wire(node: BackwardNode, args: tuple, needs: tuple, out):
         if o.dtype.is_floating_point and not any(o is n for n in nondiff):
             o.grad_fn, o._output_nr, o._requires_grad = node, i, False
         wired.append(o)
+    _finish(node, wired)
+    return wired[0] if single else tuple(wired)
+
+
+def _finish(node: BackwardNode, outputs) -> None:
+    """Turn what forward asked to save into SavedTensors (outputs kept without their grad_fn)."""
     to_save = node.to_save
     if to_save:
         saved = []
@@ -262,13 +318,12 @@ def _wire(node: BackwardNode, args: tuple, needs: tuple, out):
             if not isinstance(t, Tensor):
                 raise TypeError(f"save_for_backward can only save variables, but argument {len(saved)} is "
                                 f"of type {type(t).__name__}")
-            nr = next((j for j, o in enumerate(wired) if o is t), None)
+            nr = next((j for j, o in enumerate(outputs) if o is t), None)
             saved.append(SavedTensor(t, nr))
         node.saved = saved
         node.to_save = None
     if anomaly.enabled:
-        node.anomaly_trace = "".join(traceback.format_stack()[:-2])
-    return wired[0] if single else tuple(wired)
+        node.anomaly_trace = "".join(traceback.format_stack()[:-3])
 
 
 def _region(arr, geometry):
@@ -311,7 +366,6 @@ class CopySlices(Node):
     def apply(self, grads: list) -> list:
         from ..ops._common import kernel
         from ..ops.copy import clone
-        from ..tensor import Tensor
         g = grads[0]
         result = clone(g.detach())
         region = _region(result._data, self.geometry)
@@ -379,7 +433,6 @@ def once_differentiable(fn):
         outs = out if isinstance(out, tuple) else (out,)
         if not any(getattr(g, "requires_grad", False) for g in grads):
             return out
-        from ..tensor import Tensor
         wrapped = tuple(_OnceDifferentiableError.apply(o, *grads) if isinstance(o, Tensor) else o
                         for o in outs)
         return wrapped if isinstance(out, tuple) else wrapped[0]

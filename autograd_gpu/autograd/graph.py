@@ -42,19 +42,20 @@ class RemovableHandle:
 
 
 class Node:
-    __slots__ = ("next_edges", "seq", "out_meta", "tensor_pre_hooks", "retains_grad_hooks",
-                 "pre_hooks", "post_hooks", "anomaly_trace", "__weakref__")
+    # Fields set on every node are slots; rarely set ones (hooks, anomaly trace) are class
+    # defaults overridden in the instance dict, so creating a node costs three stores.
+    __slots__ = ("next_edges", "seq", "out_meta", "__dict__", "__weakref__")
     is_accumulate = False
+    tensor_pre_hooks = None    # {output_nr: {key: fn}} from Tensor.register_hook
+    retains_grad_hooks = None  # {output_nr: fn} from Tensor.retain_grad
+    pre_hooks = None
+    post_hooks = None
+    anomaly_trace = None
 
     def __init__(self) -> None:
         self.seq = next(_seq)
         self.next_edges: list = []
         self.out_meta: list = []
-        self.tensor_pre_hooks = None   # {output_nr: {key: fn}} from Tensor.register_hook
-        self.retains_grad_hooks = None  # {output_nr: fn} from Tensor.retain_grad
-        self.pre_hooks = None
-        self.post_hooks = None
-        self.anomaly_trace = None
 
     def name(self) -> str:
         return type(self).__name__

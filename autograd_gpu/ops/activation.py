@@ -23,11 +23,18 @@ _INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
 _K = math.sqrt(2 / math.pi)   # gelu's tanh approximation: tanh(K (x + C x^3))
 _C = 0.044715
 
-# NumPy has no erf; math.erf is exact to the last bit, at the price of a Python call per element
+# NumPy has no erf. SciPy's is exact and vectorised, so use it when installed (it is optional);
+# otherwise math.erf, exact too, at the price of a Python call per element.
+try:
+    from scipy.special import erf as _scipy_erf
+except ImportError:  # pragma: no cover - depends on the environment
+    _scipy_erf = None
 _erf_obj = np.frompyfunc(math.erf, 1, 1)
 
 
 def _np_erf(x):
+    if _scipy_erf is not None:
+        return _scipy_erf(x).astype(x.dtype, copy=False)
     return np.asarray(_erf_obj(x), dtype=x.dtype)
 
 

@@ -71,7 +71,7 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False, pin_memor
     arr = arr.astype(_dt.to_numpy(dtype)) if dtype is not None else _infer(arr, data)
     if device is None and isinstance(data, Tensor):
         device = data._device
-    return _finish(np.ascontiguousarray(arr), device, requires_grad)
+    return _finish(np.require(arr, requirements='C'), device, requires_grad)
 
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:
