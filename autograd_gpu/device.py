@@ -54,7 +54,7 @@ def unregister_backend(device_type: str) -> None:
 def _forget_backend(device_type: str) -> None:
     for d in list(Device._cache.values()) if "Device" in globals() else ():
         if d.type == device_type:
-            d._backend = None
+            d._backend = d._table = None
 
 
 def get_backend(device_type: str) -> Backend:
@@ -89,7 +89,7 @@ def backend_available(device_type: str) -> bool:
 class Device:
     """``ag.device("cuda:1")``. Interned: equal devices are the same object."""
 
-    __slots__ = ("type", "index", "_backend", "__weakref__")
+    __slots__ = ("type", "index", "_backend", "_table", "__weakref__")
     _cache: dict[tuple, "Device"] = {}
 
     def __new__(cls, spec: "str | Device", index: int | None = None) -> "Device":
@@ -115,7 +115,7 @@ class Device:
         d = cls._cache.get((dtype_, index))
         if d is None:
             d = object.__new__(cls)
-            d.type, d.index, d._backend = dtype_, index, None
+            d.type, d.index, d._backend, d._table = dtype_, index, None, None
             d = cls._cache.setdefault((dtype_, index), d)  # atomic: two threads still get one object
         cls._cache[key] = d
         return d
@@ -124,7 +124,9 @@ class Device:
     def backend(self) -> Backend:
         b = self._backend
         if b is None:
+            from .dispatch import _tables
             b = self._backend = get_backend(self.type)
+            self._table = _tables.get(b.name)  # the op table of this backend, for ops/_common.kernel
         return b
 
     def resolved(self) -> "Device":

@@ -104,7 +104,7 @@ class BackwardNode(Node):
             self.saved = None
 
     def apply(self, grads: list) -> list:
-        if self.materialize_grads and any(g is None for g in grads):
+        if self.materialize_grads and _has_none(grads):
             from ..ops.creation import zeros_from_meta
             grads = [zeros_from_meta(self.out_meta[i]) if g is None else g for i, g in enumerate(grads)]
         result = self._fn.backward(self, *grads)
@@ -118,6 +118,13 @@ class BackwardNode(Node):
                 raise RuntimeError(f"function {self.name()} returned an incorrect number of gradients "
                                    f"(expected {n}, got {len(result)})")
         return result
+
+
+def _has_none(grads) -> bool:
+    for g in grads:
+        if g is None:
+            return True
+    return False
 
 
 class FunctionMeta(type):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import struct
 import threading
-from pathlib import Path
+from .kernel_files import kernel_dir, kernel_path
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -47,19 +47,10 @@ def _cupy():
 
 # ---------------------------------------------------------------------------------
 # kernel sources and the per-(family, device) module cache
-def kernels_dir() -> Path:
-    """``autograd_gpu/_kernels`` in an installed wheel, ``<repo>/kernels`` in a checkout."""
-    import autograd_gpu
-    pkg = Path(autograd_gpu.__file__).parent
-    shipped = pkg / "_kernels"
-    return shipped if shipped.is_dir() else pkg.parent / "kernels"
-
-
 def kernel_source(family: str) -> str:
     """``<family>.cu`` with ``common.cuh`` inlined (NVRTC compiles from a string, no include path)."""
-    d = kernels_dir()
-    src = (d / f"{family}.cu").read_text()
-    common = (d / "common.cuh").read_text()
+    src = kernel_path(family).read_text()
+    common = (kernel_dir() / "common.cuh").read_text()
     return src.replace('#include "common.cuh"', common, 1)
 
 
@@ -916,5 +907,5 @@ class CupyBackend:
         return g
 
 
-__all__ = ["CupyBackend", "kernels_dir", "kernel_source", "get_kernel", "elementwise", "reduce", "arg_reduce",
+__all__ = ["CupyBackend", "kernel_source", "get_kernel", "elementwise", "reduce", "arg_reduce",
            "scan", "softmax", "index", "copy", "matmul"]

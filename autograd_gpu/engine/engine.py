@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from heapq import heappop
 
 from ..autograd import anomaly
 from ..autograd.grad_mode import _state as _grad_state
@@ -132,13 +133,24 @@ def _prune_to_inputs(task: GraphTask, root: GraphRoot, input_edges: list) -> Non
 def _loop(task: GraphTask) -> None:
     """The calling thread's loop: run what is ready here until nothing is outstanding."""
     q = task.caller_queue
+    if not task.threaded:  # everything runs here: a plain heap, no counting, no locks
+        heap, switch = q.heap, task.switch_devices
+        while heap:
+            _, _, node, grads = heappop(heap)
+            try:
+                if switch:
+                    _make_current(node_device(node))
+                _evaluate(task, node, grads)
+            except BaseException as e:  # noqa: BLE001 - re-raised by run_backward
+                _name_node(e, node)
+                task.error = e
+                return
+        return
     while True:
         _, _, node, grads = q.get()
         if grads is DONE:
             return
         _run(task, node, grads)
-        if not task.threaded and task.outstanding == 0:
-            return
 
 
 def _run(task: GraphTask, node, grads: list) -> None:
@@ -290,7 +302,10 @@ def _route(task: GraphTask, node, outputs) -> None:
             continue
         g = outputs[i]
         if g is not None:
-            g = _validate(node, i, g, nxt.out_meta[nr])
+            meta = nxt.out_meta[nr]
+            d = g._data
+            if d.shape != meta[0] or g._device is not meta[2] or d.dtype != meta[1]:
+                g = _validate(node, i, g, meta)
         with task.lock:
             buf = task.buffers.get(nxt)
             if buf is None:

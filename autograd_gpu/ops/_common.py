@@ -7,8 +7,11 @@ from ..tensor import Tensor
 
 
 def kernel(op: str, t: Tensor):
-    """The implementation of ``op`` for ``t``'s backend."""
-    return lookup(op, t._device.backend.name)
+    """The implementation of ``op`` for ``t``'s backend (the device caches its backend's table)."""
+    try:
+        return t._device._table[op]
+    except (KeyError, TypeError):
+        return lookup(op, t._device.backend.name)
 
 
 def broadcast_shapes(a: tuple, b: tuple) -> tuple:
