@@ -2,10 +2,9 @@
 
 Everything that can fail (broadcast, dtype cast, leaf rule, devices) is checked before
 the first byte of ``self`` changes. The result is computed with the out-of-place kernels
-and written into ``self``'s (possibly strided) array with ``copy_into``. When a gradient
-is needed the op runs as a Function that marks ``self`` dirty, so ``apply`` bumps the
-version counter and rebases ``self``'s history onto the new node; otherwise the version
-is bumped here. Either way the counter moves exactly once and ``self`` is returned.
+and written into ``self``'s (possibly strided) array with ``copy_into``. Every op runs as
+a Function that marks ``self`` dirty: ``apply`` bumps the version counter exactly once
+and, when a gradient is needed, rebases ``self``'s history onto the new node.
 """
 from __future__ import annotations
 
@@ -166,10 +165,8 @@ class AddInplace(Function):
 def add_(self: Tensor, other, *, alpha=1) -> Tensor:
     dtype = _validate(self, other)
     if _needs_grad(self, other):
-        return AddInplace.apply(self, _unalias(self, other), alpha, dtype)
-    _write(self, _binary("add_fwd", self, other, dtype, **({} if alpha == 1 else {"a": alpha})))
-    self._vc[0] += 1
-    return self
+        other = _unalias(self, other)
+    return AddInplace.apply(self, other, alpha, dtype)
 
 
 class SubInplace(Function):
@@ -191,10 +188,8 @@ class SubInplace(Function):
 def sub_(self: Tensor, other, *, alpha=1) -> Tensor:
     dtype = _validate(self, other)
     if _needs_grad(self, other):
-        return SubInplace.apply(self, _unalias(self, other), alpha, dtype)
-    _write(self, _binary("sub_fwd", self, other, dtype, **({} if alpha == 1 else {"a": alpha})))
-    self._vc[0] += 1
-    return self
+        other = _unalias(self, other)
+    return SubInplace.apply(self, other, alpha, dtype)
 
 
 # mul_ / div_ ---------------------------------------------------------------------
@@ -222,12 +217,11 @@ class MulInplace(Function):
 
 def mul_(self: Tensor, other) -> Tensor:
     dtype = _validate(self, other)
+    old = None
     if _needs_grad(self, other):
         other = _unalias(self, other)
-        return MulInplace.apply(self, other, _old_value(self, other), dtype)
-    _write(self, _binary("mul_fwd", self, other, dtype))
-    self._vc[0] += 1
-    return self
+        old = _old_value(self, other)
+    return MulInplace.apply(self, other, old, dtype)
 
 
 class DivInplace(Function):
@@ -254,12 +248,11 @@ class DivInplace(Function):
 
 def div_(self: Tensor, other) -> Tensor:
     dtype = _validate(self, other, div=True)
+    old = None
     if _needs_grad(self, other):
         other = _unalias(self, other)
-        return DivInplace.apply(self, other, _old_value(self, other), dtype)
-    _write(self, _binary("div_fwd", self, other, dtype))
-    self._vc[0] += 1
-    return self
+        old = _old_value(self, other)
+    return DivInplace.apply(self, other, old, dtype)
 
 
 # neg_ / exp_ ---------------------------------------------------------------------
@@ -282,11 +275,8 @@ def neg_(self: Tensor) -> Tensor:
         raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If you are trying "
                            "to invert a mask, use the `~` or `logical_not()` operator instead.")
     _check_writable(self)
-    if _needs_grad(self):
-        return NegInplace.apply(self)
-    _write(self, kernel("neg_fwd", self)(self._data))
-    self._vc[0] += 1
-    return self
+    _needs_grad(self)  # raises for a leaf that requires grad, before anything is written
+    return NegInplace.apply(self)
 
 
 class ExpInplace(Function):
@@ -309,11 +299,8 @@ def exp_(self: Tensor) -> Tensor:
     if self._data.dtype.kind != "f":
         _check_cast(_dt.get_default_dtype().np, self)
     _check_writable(self)
-    if _needs_grad(self):
-        return ExpInplace.apply(self)
-    _write(self, kernel("exp_fwd", self)(self._data))
-    self._vc[0] += 1
-    return self
+    _needs_grad(self)
+    return ExpInplace.apply(self)
 
 
 # clamp_ --------------------------------------------------------------------------
@@ -363,10 +350,8 @@ def clamp_(self: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch'
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     dtype = _validate(self, *(b for b in (min, max) if b is not None))
     if _needs_grad(self, min, max):
-        return ClampInplace.apply(self, _unalias(self, min), _unalias(self, max), dtype)
-    _write(self, _clamp_compute(self, min, max, dtype))
-    self._vc[0] += 1
-    return self
+        min, max = _unalias(self, min), _unalias(self, max)  # noqa: A001
+    return ClampInplace.apply(self, min, max, dtype)
 
 
 clip_ = clamp_
@@ -404,20 +389,14 @@ def fill_(self: Tensor, value) -> Tensor:
     elif not isinstance(value, (numbers.Number, np.generic)):
         raise TypeError(f"fill_(): argument 'value' must be Number or Tensor, not {type(value).__name__}")
     _check_writable(self)
-    if _needs_grad(self, value):
-        return (FillTensorInplace if isinstance(value, Tensor) else FillInplace).apply(self, value)
-    kernel("fill_", self)(self._data, value.item() if isinstance(value, Tensor) else value)
-    self._vc[0] += 1
-    return self
+    _needs_grad(self, value)
+    return (FillTensorInplace if isinstance(value, Tensor) else FillInplace).apply(self, value)
 
 
 def zero_(self: Tensor) -> Tensor:
     _check_writable(self)
-    if _needs_grad(self):
-        return ZeroInplace.apply(self, 0)
-    kernel("fill_", self)(self._data, 0)
-    self._vc[0] += 1
-    return self
+    _needs_grad(self)
+    return ZeroInplace.apply(self, 0)
 
 
 class CopyInplace(Function):
@@ -456,11 +435,8 @@ def copy_(self: Tensor, src: Tensor, non_blocking: bool = False) -> Tensor:
         raise TypeError(f"copy_(): argument 'other' (position 1) must be Tensor, not {type(src).__name__}")
     _check_shape(self, src._data.shape)
     _check_writable(self)
-    if _needs_grad(self, src):
-        return CopyInplace.apply(self, src)
-    _copy_into(self, src)
-    self._vc[0] += 1
-    return self
+    _needs_grad(self, src)
+    return CopyInplace.apply(self, src)
 
 
 METHODS = ("add_", "sub_", "mul_", "div_", "neg_", "exp_", "clamp_", "clip_", "fill_", "zero_", "copy_")

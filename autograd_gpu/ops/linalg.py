@@ -100,7 +100,8 @@ class Mm(Function):
     def backward(ctx, g: Tensor):
         a, b = ctx.saved_tensors
         need = ctx.needs_input_grad
-        return (Mm.apply(g, b.mT) if need[0] else None), (Mm.apply(a.mT, g) if need[1] else None)
+        fn = ctx._fn
+        return (fn.apply(g, b.mT) if need[0] else None), (fn.apply(a.mT, g) if need[1] else None)
 
 
 def _check_mm(a: Tensor, b: Tensor) -> None:
@@ -124,20 +125,9 @@ def mm(input: Tensor, mat2: Tensor) -> Tensor:
 
 
 # bmm -----------------------------------------------------------------------------
-class Bmm(Function):
+class Bmm(Mm):
+    """Same math as mm over a leading batch dim (np.matmul and .mT handle it)."""
     node_name = "BmmBackward0"
-
-    @staticmethod
-    def forward(ctx, a: Tensor, b: Tensor) -> Tensor:
-        need = ctx.needs_input_grad
-        ctx.save_for_backward(a if need[1] else None, b if need[0] else None)
-        return Tensor._make(kernel("matmul_fwd", a)(a._data, b._data), a._device)
-
-    @staticmethod
-    def backward(ctx, g: Tensor):
-        a, b = ctx.saved_tensors
-        need = ctx.needs_input_grad
-        return (Bmm.apply(g, b.mT) if need[0] else None), (Bmm.apply(a.mT, g) if need[1] else None)
 
 
 def _check_bmm_sizes(batch: int, k: int, sb: tuple) -> None:

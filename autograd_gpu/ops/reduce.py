@@ -22,6 +22,7 @@ from ..dispatch import register
 from ..tensor import Tensor
 from . import elementwise as _ew
 from ._common import kernel, wrap_dim, wrap_dims
+from .shape import View
 
 _INF = float("inf")
 
@@ -48,22 +49,8 @@ def _arr(a):
     return a if type(a) is np.ndarray else np.asarray(a)
 
 
-class _View(Function):
-    """Private reshape of a gradient (same data): keeps this module independent of ops.shape."""
-    node_name = "ViewBackward0"
-
-    @staticmethod
-    def forward(ctx, x: Tensor, shape: tuple) -> Tensor:
-        ctx.in_shape = x._data.shape
-        return x._view_of(x._data.reshape(shape))
-
-    @staticmethod
-    def backward(ctx, g: Tensor):
-        return _View.apply(g, ctx.in_shape), None
-
-
 def _view(x: Tensor, shape: tuple) -> Tensor:
-    return x if x._data.shape == tuple(shape) else _View.apply(x, tuple(shape))
+    return x if x._data.shape == tuple(shape) else View.apply(x, tuple(shape))
 
 
 class _ExpandReduced(Function):
