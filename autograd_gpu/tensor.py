@@ -338,36 +338,18 @@ class Tensor:
     def bool(self) -> "Tensor":
         return self.to(_dt.bool)
 
-    # operators: each calls an op function (attached below) ----------------------
-    def __add__(self, other): return _ops.add(self, other)
+    # operators: bound to the op functions at the bottom of this file (no extra frame);
+    # only the reflected forms, which swap operands, need a method of their own
     def __radd__(self, other): return _ops.add(other, self)
-    def __sub__(self, other): return _ops.sub(self, other)
     def __rsub__(self, other): return _ops.sub(other, self)
-    def __mul__(self, other): return _ops.mul(self, other)
     def __rmul__(self, other): return _ops.mul(other, self)
-    def __truediv__(self, other): return _ops.div(self, other)
     def __rtruediv__(self, other): return _ops.div(other, self)
-    def __floordiv__(self, other): return _ops.floor_divide(self, other)
     def __rfloordiv__(self, other): return _ops.floor_divide(other, self)
-    def __mod__(self, other): return _ops.remainder(self, other)
     def __rmod__(self, other): return _ops.remainder(other, self)
-    def __pow__(self, other): return _ops.pow(self, other)
     def __rpow__(self, other): return _ops.pow(other, self)
-    def __matmul__(self, other): return _ops.matmul(self, other)
     def __rmatmul__(self, other): return _ops.matmul(other, self)
-    def __neg__(self): return _ops.neg(self)
     def __pos__(self): return self
-    def __abs__(self): return _ops.abs(self)
     def __invert__(self): return _ops.logical_not(self) if self._data.dtype.kind == "b" else _ops.bitwise_not(self)
-    def __and__(self, other): return _ops.logical_and(self, other)
-    def __or__(self, other): return _ops.logical_or(self, other)
-    def __xor__(self, other): return _ops.logical_xor(self, other)
-    def __eq__(self, other): return _ops.eq(self, other)
-    def __ne__(self, other): return _ops.ne(self, other)
-    def __lt__(self, other): return _ops.lt(self, other)
-    def __le__(self, other): return _ops.le(self, other)
-    def __gt__(self, other): return _ops.gt(self, other)
-    def __ge__(self, other): return _ops.ge(self, other)
     def __iadd__(self, other): return self.add_(other)
     def __isub__(self, other): return self.sub_(other)
     def __imul__(self, other): return self.mul_(other)
@@ -403,3 +385,10 @@ from . import ops as _ops  # noqa: E402  (ops import Tensor; attach their method
 
 for _name in _ops.METHODS:
     setattr(Tensor, _name, getattr(_ops, _name))
+_OPERATORS = {"__add__": "add", "__sub__": "sub", "__mul__": "mul", "__truediv__": "div",
+              "__floordiv__": "floor_divide", "__mod__": "remainder", "__pow__": "pow", "__matmul__": "matmul",
+              "__neg__": "neg", "__abs__": "abs", "__and__": "logical_and", "__or__": "logical_or",
+              "__xor__": "logical_xor", "__eq__": "eq", "__ne__": "ne", "__lt__": "lt", "__le__": "le",
+              "__gt__": "gt", "__ge__": "ge"}
+for _dunder, _name in _OPERATORS.items():
+    setattr(Tensor, _dunder, getattr(_ops, _name))
