@@ -10,7 +10,7 @@ from typing import Any
 
 from . import anomaly
 from .grad_mode import _state as _grad_state
-from .graph import FREED_MESSAGE, Node, grad_accumulator, gradient_edge
+from .graph import FREED_MESSAGE, Node, current_saved_tensors_hooks, grad_accumulator, gradient_edge
 
 Tensor: Any = None  # set by tensor.py once the class exists (it imports this module first)
 
@@ -27,19 +27,26 @@ class SavedTensor:
     rebuilt on unpack, so a node never keeps itself alive through its own output.
     """
 
-    __slots__ = ("tensor", "data", "device", "vc", "version", "output_nr", "requires_grad")
+    __slots__ = ("tensor", "data", "device", "vc", "version", "output_nr", "requires_grad", "packed",
+                 "unpack_hook")
 
-    def __init__(self, t, output_nr: int | None) -> None:
+    def __init__(self, t, output_nr: int | None, hooks: tuple | None = None) -> None:
         self.vc = t._vc
         self.version = t._vc[0]
         self.output_nr = output_nr
-        if output_nr is None:
+        self.unpack_hook = None
+        if hooks is not None:  # saved_tensors_hooks: keep only what pack returns
+            self.packed, self.unpack_hook = hooks[0](t), hooks[1]
+            self.tensor = self.data = self.device = None
+        elif output_nr is None:
             self.tensor, self.data, self.device = t, None, None
         else:
             self.tensor, self.data, self.device = None, t._data, t._device
             self.requires_grad = t.grad_fn is not None
 
     def unpack(self, node):
+        if self.unpack_hook is not None:
+            return self.unpack_hook(self.packed)
         if self.vc[0] != self.version:
             t = self.tensor
             if t is not None and t.grad_fn is not None:
@@ -317,6 +324,7 @@ def _finish(node: BackwardNode, outputs) -> None:
     """Turn what forward asked to save into SavedTensors (outputs kept without their grad_fn)."""
     to_save = node.to_save
     if to_save:
+        hooks = current_saved_tensors_hooks()
         saved = []
         for t in to_save:
             if t is None:
@@ -326,7 +334,7 @@ def _finish(node: BackwardNode, outputs) -> None:
                 raise TypeError(f"save_for_backward can only save variables, but argument {len(saved)} is "
                                 f"of type {type(t).__name__}")
             nr = next((j for j, o in enumerate(outputs) if o is t), None)
-            saved.append(SavedTensor(t, nr))
+            saved.append(SavedTensor(t, nr, hooks))
         node.saved = saved
         node.to_save = None
     if anomaly.enabled:

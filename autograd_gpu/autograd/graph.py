@@ -109,6 +109,33 @@ class _HookDict:
         return self.d.pop(k, default)
 
 
+class saved_tensors_hooks:
+    """Context manager (PyTorch's ``autograd.graph.saved_tensors_hooks``): every tensor an op saves
+    for backward inside it is stored as ``pack_hook(tensor)`` and recovered with
+    ``unpack_hook(packed)`` when backward needs it. Per thread; nests."""
+
+    _tls = threading.local()
+
+    def __init__(self, pack_hook: Callable, unpack_hook: Callable) -> None:
+        self.hooks = (pack_hook, unpack_hook)
+
+    def __enter__(self):
+        stack = getattr(self._tls, "stack", None)
+        if stack is None:
+            stack = self._tls.stack = []
+        stack.append(self.hooks)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._tls.stack.pop()
+
+
+def current_saved_tensors_hooks() -> tuple | None:
+    """The innermost (pack, unpack) pair active on this thread, or None."""
+    stack = getattr(saved_tensors_hooks._tls, "stack", None)
+    return stack[-1] if stack else None
+
+
 # Backward calls from several threads may feed one leaf: the read-add-write of .grad (and the
 # engine's decision to steal the first gradient) happen under this lock so no update is lost.
 ACCUMULATE_LOCK = threading.RLock()

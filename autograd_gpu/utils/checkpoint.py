@@ -6,12 +6,13 @@ with grad enabled and backpropagates through that fresh graph. The random number
 generators are saved before the first run and restored for the second, so dropout
 masks (anything drawn from ``ag.rand``/``randn``) are the same both times.
 
-Both modes recompute through a custom ``Function`` whose backward calls
-``autograd.backward`` (PyTorch's reentrant design). ``use_reentrant=False`` adds a
-hidden input that requires grad, so parameters used inside ``fn`` get gradients even
-when no argument requires grad (the reentrant mode's known limitation); like the
-reentrant mode, it supports ``.backward()`` but not ``autograd.grad`` with respect to
-parameters used only inside ``fn``.
+``use_reentrant=True`` recomputes through a custom ``Function`` whose backward calls
+``autograd.backward`` (PyTorch's reentrant design: ``.backward()`` only, and only
+arguments that require grad carry gradient in). ``use_reentrant=False`` (PyTorch's
+recommendation) records ``fn``'s graph as usual but, through ``saved_tensors_hooks``,
+keeps none of the tensors its ops save: the first unpack during backward recomputes
+``fn`` once and hands out the recomputed tensors in save order. The graph is real, so
+``autograd.grad`` and parameters used only inside ``fn`` work.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from typing import Any, Callable, Iterable
 
 from ..autograd.function import Function
 from ..autograd.grad_mode import enable_grad, is_grad_enabled
+from ..autograd.graph import saved_tensors_hooks
 from ..tensor import Tensor
 
 __all__ = ["checkpoint", "checkpoint_sequential", "get_rng_state", "set_rng_state"]
@@ -70,7 +72,7 @@ class CheckpointFunction(Function):
     """Forward: ``fn`` without a graph. Backward: ``fn`` again with a graph, then backward through it."""
 
     @staticmethod
-    def forward(ctx, run_function: Callable, preserve_rng_state: bool, kwargs: dict, _dummy, *args):
+    def forward(ctx, run_function: Callable, preserve_rng_state: bool, kwargs: dict, _unused, *args):
         ctx.run_function = run_function
         ctx.kwargs = kwargs
         ctx.preserve_rng_state = preserve_rng_state
@@ -133,13 +135,58 @@ def checkpoint(function: Callable, *args, use_reentrant: bool | None = None, con
             else NotImplementedError("checkpoint(context_fn=...) is not supported")
     if use_reentrant and kwargs:
         raise ValueError("Unexpected keyword arguments: " + ",".join(kwargs))
-    dummy = None
-    if not use_reentrant and is_grad_enabled():
-        from ..ops.creation import empty
-        dummy = empty(0, requires_grad=True)
-    elif use_reentrant and is_grad_enabled() and not any(isinstance(a, Tensor) and a.requires_grad for a in args):
+    if not use_reentrant:
+        return _checkpoint_without_reentrant(function, preserve_rng_state, args, kwargs)
+    if is_grad_enabled() and not any(isinstance(a, Tensor) and a.requires_grad for a in args):
         warnings.warn("None of the inputs have requires_grad=True. Gradients will be None", stacklevel=2)
-    return CheckpointFunction.apply(function, preserve_rng_state, kwargs, dummy, *args)
+    return CheckpointFunction.apply(function, preserve_rng_state, kwargs, None, *args)
+
+
+class _Recomputation:
+    """The tensors one checkpointed call saved, recomputed on first demand during backward."""
+
+    def __init__(self, function: Callable, preserve_rng_state: bool, args: tuple, kwargs: dict) -> None:
+        self.function, self.args, self.kwargs = function, args, kwargs
+        self.devices = _devices_of(args) if preserve_rng_state else None
+        self.rng_states = get_rng_state(self.devices) if preserve_rng_state else None
+        self.count = 0           # tensors saved by the first run, numbered in save order
+        self.tensors = None      # their recomputed values
+
+    def pack(self, _tensor) -> int:
+        self.count += 1
+        return self.count - 1
+
+    def unpack(self, index: int):
+        if self.tensors is None:
+            self._recompute()
+        if index >= len(self.tensors):
+            raise RuntimeError("torch.utils.checkpoint: recomputed function saved fewer tensors than the "
+                               "original forward; make the checkpointed function deterministic.")
+        return self.tensors[index]
+
+    def _recompute(self) -> None:
+        saved: list = []
+        inputs = [a.detach().requires_grad_(a.requires_grad) if isinstance(a, Tensor) else a for a in self.args]
+        if self.rng_states is not None:
+            current = get_rng_state(self.devices)
+            set_rng_state(self.rng_states)
+        try:
+            with enable_grad(), saved_tensors_hooks(lambda t: saved.append(t.detach()) or len(saved) - 1,
+                                                    lambda i: saved[i]):
+                self.function(*inputs, **self.kwargs)
+        finally:
+            if self.rng_states is not None:
+                set_rng_state(current)
+        self.tensors = saved
+        self.args = self.kwargs = None   # the recomputation is done: drop the inputs
+
+
+def _checkpoint_without_reentrant(function: Callable, preserve_rng_state: bool, args: tuple, kwargs: dict):
+    if not is_grad_enabled():
+        return function(*args, **kwargs)
+    frame = _Recomputation(function, preserve_rng_state, args, kwargs)
+    with saved_tensors_hooks(frame.pack, frame.unpack):
+        return function(*args, **kwargs)
 
 
 def checkpoint_sequential(functions, segments: int, input, use_reentrant: bool | None = None, **kwargs):
