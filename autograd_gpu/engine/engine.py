@@ -10,6 +10,8 @@ import itertools
 import math
 from heapq import heappop
 
+import numpy as np
+
 from ..autograd import anomaly
 from ..autograd.grad_mode import _state as _grad_state
 from ..autograd.graph import ACCUMULATE_LOCK
@@ -57,7 +59,8 @@ def run_backward(root_edges: list, root_grads: list, keep_graph: bool, create_gr
         _grad_state.enabled = create_graph
         task.outstanding = 1
         task.caller_queue.put((0, next(_tiebreak), root, []))
-        _loop(task)
+        with np.errstate(all="ignore"):  # inf/nan in a gradient is data, not a warning (as in PyTorch)
+            _loop(task)
     finally:
         _grad_state.enabled = prev_grad
         for dev_type, index in prev_devices:  # leave this thread's devices as we found them

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
+
 from ..device import Device, current_index, set_current_index
 from .graph_task import SharedQueue
 
@@ -28,6 +30,7 @@ class DeviceWorker:
         _tls.device = self.device
         dev_type, index = self.device.type, self.device.index or 0
         set_current_index(dev_type, index)
+        np.seterr(all="ignore")  # our thread: gradients may hold inf/nan without warnings, as in PyTorch
         while True:
             _, _, task, node, grads = self.queue.get()
             if current_index(dev_type) != index:  # a backward (user code) switched it
