@@ -177,7 +177,7 @@ template <typename C> __device__ __forceinline__ C ew_gelu_tanh_inner(C x) {
   return C(0.7978845608028654) * (x + C(0.044715) * x * x * x);
 }
 
-// binary arithmetic (A)
+// binary arithmetic (A; add/mul/maximum/minimum also B: or/and/or/and, as NumPy and PyTorch)
 OP2(AddOp, C, x + (C)a * y)
 OP2(SubOp, C, x - (C)a * y)
 OP2(MulOp, C, x * y)
@@ -280,15 +280,15 @@ OP3(MinimumBwdXOp, y < z ? x : (y == z ? x / C(2) : C(0)))
 #define ON_A(X, NAME, OP) ON_F(X, NAME, OP) X(NAME, OP, int32) X(NAME, OP, int64)
 #define ON_AB(X, NAME, OP) ON_A(X, NAME, OP) X(NAME, OP, bool)
 
-ON_A(EW2, add_fwd, AddOp)
+ON_AB(EW2, add_fwd, AddOp)
 ON_A(EW2, sub_fwd, SubOp)
-ON_A(EW2, mul_fwd, MulOp)
+ON_AB(EW2, mul_fwd, MulOp)
 ON_F(EW2, div_fwd, DivOp)
 ON_A(EW2, floor_divide_fwd, FloorDivOp)
 ON_A(EW2, remainder_fwd, RemOp)
 ON_F(EW2, pow_fwd, PowOp)
-ON_A(EW2, maximum_fwd, MaxOp)
-ON_A(EW2, minimum_fwd, MinOp)
+ON_AB(EW2, maximum_fwd, MaxOp)
+ON_AB(EW2, minimum_fwd, MinOp)
 
 ON_AB(EW2B, eq_fwd, EqOp)
 ON_AB(EW2B, ne_fwd, NeOp)

@@ -258,3 +258,48 @@ def test_matmul_backend_and_generator(cp):
     assert be.storage_key(arr[2:]) == be.storage_key(arr)
     np.testing.assert_array_equal(be.to_numpy(be.to_device(arr, 0)), np.arange(6.0))
     assert isinstance(be.device_name(0), str) and be.device_name(0)
+
+
+# call-convention fixes: narrow ints, bool arithmetic, float16 mean, masked_fill scalars ----------
+@cuda
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int16])
+def test_narrow_int_dtypes_run_through_int32(cp, dtype):
+    x = np.array([[1, 2, 100], [7, 0, 3]], dtype=dtype)
+    y = np.array([120, 5, 100], dtype=dtype)
+    got = cb.elementwise("add_fwd")(cp.asarray(x), cp.asarray(y))
+    assert got.dtype == dtype and (got.get() == (x + y)).all()          # wraps like NumPy
+    assert cb.elementwise("lt_fwd", out="bool")(cp.asarray(x), 3).get().tolist() == (x < 3).tolist()
+    assert cb.reduce("sum_fwd")(cp.asarray(x), (1,), False).get().tolist() == x.sum(1, dtype=np.int64).tolist()
+    v, i = cb.arg_reduce("max_fwd")(cp.asarray(x), 1, False)
+    assert v.dtype == dtype and v.get().tolist() == x.max(1).tolist() and i.get().tolist() == x.argmax(1).tolist()
+    idx = cp.asarray(np.array([[2, 0, 1]]))
+    assert cb.index("gather_fwd")(cp.asarray(x), 1, idx).get().tolist() == np.take_along_axis(
+        x[:1], np.array([[2, 0, 1]]), 1).tolist()
+
+
+@cuda
+def test_bool_add_mul_maximum(cp):
+    a, b = np.array([True, False, True, False]), np.array([True, True, False, False])
+    for k, ref in (("add_fwd", np.add), ("mul_fwd", np.multiply), ("maximum_fwd", np.maximum),
+                   ("minimum_fwd", np.minimum)):
+        got = cb.elementwise(k)(cp.asarray(a), cp.asarray(b))
+        assert got.dtype == np.bool_ and got.get().tolist() == ref(a, b).tolist()
+
+
+@cuda
+def test_float16_mean_does_not_overflow(cp):
+    x = cp.full((200000,), 1.0, dtype=np.float16)
+    s = cb.reduce("sum_fwd")(x, (0,), False, acc=True)
+    assert s.dtype == np.float32 and float(s) == 200000.0
+    m = ag.ones(200000, dtype=ag.float16, device="cuda").mean()
+    assert m.dtype == ag.float16 and m.item() == 1.0
+
+
+@cuda
+def test_masked_fill_scalar_and_leading_unit_value(cp):
+    x = ag.zeros(4, dtype=ag.bool, device="cuda")
+    m = ag.tensor([True, False, True, False], device="cuda")
+    assert ag.masked_fill(x, m, 0.5).cpu().tolist() == [True, False, True, False]
+    t = ag.zeros(2, 3, device="cuda")
+    t[ag.tensor([0, 1], device="cuda")] = ag.ones(1, 1, 3, device="cuda")
+    assert t.cpu().tolist() == [[1.0] * 3] * 2

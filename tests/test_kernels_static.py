@@ -100,7 +100,7 @@ def _elementwise_contract() -> dict:
 
 
 CONTRACT = {
-    "reduce": {**{k: A for k in ("sum_fwd", "prod_fwd", "amax_fwd", "amin_fwd")}, "max_fwd": A, "min_fwd": A},
+    "reduce": {**{k: AB for k in ("sum_fwd", "prod_fwd", "amax_fwd", "amin_fwd")}, "max_fwd": AB, "min_fwd": AB},
     "scan": {k: A for k in ("cumsum_fwd", "cumprod_fwd", "cumsum_bwd")},
     "softmax": {k: F for k in ("softmax_fwd", "log_softmax_fwd", "softmax_bwd", "log_softmax_bwd")},
     "index": {k: A for k in ("gather_fwd", "scatter_fwd", "scatter_add_fwd", "index_select_fwd", "index_add_fwd",
@@ -112,7 +112,7 @@ CONTRACT = {
 def test_elementwise_contract_parsed():
     c = _elementwise_contract()
     assert len(c) > 60
-    assert c["add_fwd"] == A and c["exp_fwd"] == F and c["eq_fwd"] == AB and c["logical_not_fwd"] == ("bool",)
+    assert c["add_fwd"] == AB and c["sub_fwd"] == A and c["exp_fwd"] == F and c["eq_fwd"] == AB and c["logical_not_fwd"] == ("bool",)
     assert c["minimum_bwd_x"] == F and c["cos_bwd"] == F and c["silu_bwd"] == F and c["where_fwd"] == A
 
 
@@ -285,3 +285,174 @@ def test_dtypes_and_axes_helpers():
     assert cb.dtype_name(np.bool_) == "bool" and cb.dtype_name(np.float16) == "float16"
     assert cb.scalar_slots(2.5, "f") == (2.5, 0) and cb.scalar_slots(True, "i") == (0.0, 1)
     assert cb.is_c_contiguous((2, 1, 3), (3, 99, 1)) and not cb.is_c_contiguous((2, 3), (1, 2))
+
+
+# call conventions: each registration uses the launcher family whose signature the op's call sites use ----------
+def _sections() -> dict:
+    """{file stem: section text} of KERNELS.md ("## elementwise.cu — ..." -> "elementwise")."""
+    text = (KDIR / "KERNELS.md").read_text()
+    out = {}
+    for part in text.split("\n## ")[1:]:
+        out[part.split()[0].removesuffix(".cu")] = part
+    return out
+
+
+@lru_cache(maxsize=None)
+def _conventions() -> dict:
+    """{kernel: (launcher family, number of array/positional inputs)} from KERNELS.md.
+
+    Elementwise inputs are the arrays of ``name(x,y)`` (``a``/``b`` are keywords); the other families
+    count the positional arguments of their documented signature (``acc=...`` keywords excluded)."""
+    conv = {}
+    for line in _sections()["elementwise"].splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if not line.startswith("|") or len(cells) < 3 or cells[0] in ("kernel", "---"):
+            continue
+        n = len(re.findall(r"\(([^)]*)\)", cells[0])[-1].split(","))
+        if "`_fwd`" in cells[0]:   # "exp log ... relu `_fwd`(x)"
+            names = [w + "_fwd" for w in cells[0].split("`")[0].split()]
+        else:
+            names = re.findall(r"\b([a-z0-9_]+_(?:fwd|bwd)(?:_[a-z]+)?)\b", cells[0])
+        for k in names:
+            conv[k] = ("elementwise", n)
+    secs = _sections()
+
+    def nargs(sig: str) -> int:
+        return len([a for a in sig.split(",") if a.strip() and "=" not in a])
+    for bullet in secs["reduce"].split("\n- ")[1:]:
+        fam, sig = re.search(r"cuda\.(\w+)\(name\)\(([^)]*)\)", bullet).groups()
+        for k in re.findall(r"`(\w+_fwd)`", bullet):
+            conv[k] = (fam, nargs(sig))
+    for k in re.findall(r"`(\w+_(?:fwd|bwd))`", secs["scan"]):
+        conv[k] = ("scan", 2)
+    for k, sig in re.findall(r"`(\w+_(?:fwd|bwd))\(([^)]*)\)`", secs["softmax"]):
+        conv[k] = ("softmax", nargs(sig))
+    for k, sig in re.findall(r"^\| (\w+_fwd) \| \(([^)]*)\) \|", secs["index"], re.M):
+        conv[k] = ("index", nargs(sig))
+    for k, sig in re.findall(r"`(\w+)\(([^)]*)\)`", secs["copy"]):
+        conv[k] = ("copy", nargs(sig))
+    conv["matmul_fwd"] = conv["matmul"] = ("matmul", 2)
+    return conv
+
+
+def test_conventions_parsed():
+    c = _conventions()
+    assert c["add_fwd"] == ("elementwise", 2) and c["exp_fwd"] == ("elementwise", 1)
+    assert c["where_fwd"] == ("elementwise", 3) and c["maximum_bwd_x"] == ("elementwise", 3)
+    assert c["ge_fwd"] == ("elementwise", 2) and c["silu_bwd"] == ("elementwise", 2)
+    assert c["sum_fwd"] == ("reduce", 3) and c["max_fwd"] == ("arg_reduce", 3)
+    assert c["cumsum_bwd"] == ("scan", 2) and c["softmax_bwd"] == ("softmax", 3)
+    assert c["log_softmax_fwd"] == ("softmax", 2)
+    assert c["gather_fwd"] == ("index", 3) and c["put_fwd"] == ("index", 4) and c["take_fwd"] == ("index", 2)
+    assert c["cast"] == ("copy", 2) and c["copy_into"] == ("copy", 2) and c["triangle"] == ("copy", 3)
+    assert set(_elementwise_contract()) <= set(c)
+
+
+def _launcher_opts(fn) -> dict:
+    import inspect
+    return inspect.getclosurevars(fn).nonlocals.get("opts", {})
+
+
+def test_registrations_use_the_family_of_their_call_convention():
+    """A launcher registered under op X must be X's kernel, in the family KERNELS.md gives X."""
+    conv = _conventions()
+    bad = []
+    for op, family, kern in _launchers():
+        want = conv.get(kern)
+        if want is None:
+            bad.append(f"{op}: kernel {kern} is not in KERNELS.md")
+        elif want[0] != family:
+            bad.append(f"{op}: registered cuda.{family}({kern!r}), KERNELS.md says cuda.{want[0]}")
+        if op != kern and (op, kern) != ("matmul_fwd", "matmul"):
+            bad.append(f"{op}: registered with the launcher of {kern}")
+    assert not bad, bad
+
+
+def test_every_contract_op_with_a_numpy_impl_has_a_cuda_one():
+    cu, nphere = dispatch._tables.get("cupy", {}), dispatch._tables.get("numpy", {})
+    missing = sorted(k for k in _conventions() if k in nphere and k not in cu)
+    assert not missing, f"registered for numpy only: {missing}"
+
+
+def test_elementwise_output_dtype_option():
+    """Comparisons and logic are registered with out="bool"; every other elementwise kernel keeps the dtype."""
+    section = _sections()["elementwise"]
+    bool_out = {k for k in _elementwise_contract()
+                for line in section.splitlines()
+                if re.search(rf"(?<![a-z_]){k}\b", line) and ("out=bool" in line or "| B |" in line)}
+    assert {"eq_fwd", "ge_fwd", "logical_not_fwd", "logical_xor_fwd"} <= bool_out
+    bad = []
+    for op, family, kern in _launchers():
+        if family == "elementwise":
+            out = _launcher_opts(dispatch._tables["cupy"][op]).get("out")
+            if (out == "bool") != (kern in bool_out):
+                bad.append(f"{op}: out={out!r}")
+    assert not bad, bad
+
+
+def _numpy_arity(fn) -> int | None:
+    """Positional inputs of a NumPy implementation (ufuncs: nin), the scalar parameters a/b excluded."""
+    import inspect
+    if isinstance(fn, np.ufunc):
+        return fn.nin
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):   # a C function without a signature (np.where, np.matmul)
+        return None
+    return sum(1 for p in sig.parameters.values()
+               if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name not in ("a", "b"))
+
+
+def test_numpy_and_cuda_implementations_take_the_same_arguments():
+    """The op calls one convention for both backends: the NumPy line must take the inputs the
+    CUDA family passes (elementwise scalars ``a``/``b`` as keywords with the launcher's defaults)."""
+    import inspect
+    conv = _conventions()
+    np_tab = dispatch._tables["numpy"]
+    bad = []
+    for op, family, kern in _launchers():
+        fn = np_tab.get(op)
+        if fn is None or kern not in conv:
+            continue
+        n = _numpy_arity(fn)
+        if n is not None and n != conv[kern][1]:
+            bad.append(f"{op}: numpy takes {n} inputs, cuda.{family} passes {conv[kern][1]}")
+        if family != "elementwise":
+            continue
+        try:
+            params = inspect.signature(fn).parameters
+        except (TypeError, ValueError):
+            params = {}
+        for i, name in enumerate(("a", "b")):
+            p = params.get(name)
+            if p is not None and p.default is not p.empty:
+                want = cb._EW_DEFAULTS.get(op, (0.0, 0.0))[i]
+                if p.default != want:
+                    bad.append(f"{op}: numpy default {name}={p.default}, CUDA default {want}")
+        if op in cb._EW_DEFAULTS and "a" not in params:
+            bad.append(f"{op}: CUDA takes a scalar a=, numpy does not")
+    assert not bad, bad
+
+
+# launcher helpers that decide semantics (no CuPy needed) ------------------------------------------------
+def test_broadcast_strides_drops_leading_unit_dims_like_numpy_copyto():
+    dst = np.zeros((2, 3))
+    np.copyto(dst, np.ones((1, 1, 3)))      # the NumPy reference accepts this
+    assert cb.broadcast_strides((1, 1, 3), (3, 3, 1), (2, 3)) == (0, 1)
+    assert cb.broadcast_strides((1, 1), (1, 1), ()) == ()
+    with pytest.raises(ValueError):
+        cb.broadcast_strides((2, 1, 3), (3, 3, 1), (2, 3))
+
+
+def test_scalar_slots_follow_numpy_casts():
+    assert cb.scalar_slots(0.5, "b") == (0.0, 1)          # np.bool_(0.5) is True
+    assert cb.scalar_slots(0.0, "b") == (0.0, 0)
+    assert cb.scalar_slots(2.7, "i") == (0.0, 2) and cb.scalar_slots(2.7, "u") == (0.0, 2)
+    assert cb.scalar_slots(np.float32(1.5), "f") == (1.5, 0)
+
+
+def test_narrow_ints_compute_in_a_kernel_dtype():
+    defined = defined_kernels("elementwise")
+    for dt, wide in cb._NARROW.items():
+        assert f"add_fwd_{cb.dtype_name(wide)}" in defined and f"add_fwd_{cb.dtype_name(dt)}" not in defined
+        assert f"cast_{cb.dtype_name(wide)}_{cb.dtype_name(dt)}" in defined_kernels("copy")

@@ -114,8 +114,10 @@ def broadcast_shape(*shapes: tuple) -> tuple:
 def broadcast_strides(shape: tuple, strides: tuple, out_shape: tuple) -> tuple:
     """Element strides of an array of ``shape`` broadcast to ``out_shape`` (0 on broadcast dims)."""
     lead = len(out_shape) - len(shape)
-    if lead < 0:
-        raise ValueError(f"cannot broadcast {shape} to {out_shape}")
+    if lead < 0:   # extra leading size-1 dims are dropped, as NumPy's copyto / setitem do
+        if any(s != 1 for s in shape[:-lead]):
+            raise ValueError(f"cannot broadcast {shape} to {out_shape}")
+        shape, strides, lead = shape[-lead:], strides[-lead:], 0
     out = [0] * lead
     for s, st, o in zip(shape, strides, out_shape[lead:]):
         if s == o:
@@ -280,9 +282,12 @@ def idx_params(n: int, axis: int, axis_size: int, shape: tuple, strides: Sequenc
 
 
 def scalar_slots(value, kind: str) -> tuple[float, int]:
-    """(double, long long) slots for a scalar input converted to a dtype of ``kind`` ('f', 'i', 'b')."""
+    """(double, long long) slots for a scalar input converted to a dtype of NumPy ``kind``
+    ('f'; 'b'; anything else is an integer)."""
     if kind == "f":
         return float(value), 0
+    if kind == "b":   # any non-zero value is True (int(0.5) would be 0)
+        return 0.0, int(bool(value))
     return 0.0, int(value)
 
 
@@ -355,6 +360,10 @@ _EW_DEFAULTS = {"add_fwd": (1.0, 0.0), "sub_fwd": (1.0, 0.0), "clamp_fwd": (-mat
                 "clamp_bwd": (-math.inf, math.inf), "softplus_fwd": (1.0, 20.0), "softplus_bwd": (1.0, 20.0),
                 "leaky_relu_fwd": (0.01, 0.0), "leaky_relu_bwd": (0.01, 0.0), "elu_fwd": (1.0, 0.0),
                 "elu_bwd": (1.0, 0.0)}
+# integer dtypes the arithmetic kernels lack (KERNELS.md: A = F + int32 + int64); they compute in a
+# wider one and cast back (two's complement wrap-around gives the narrow type's result)
+_NARROW = {np.dtype(np.int8): np.dtype(np.int32), np.dtype(np.uint8): np.dtype(np.int32),
+           np.dtype(np.int16): np.dtype(np.int32)}
 # kernels whose first input has its own dtype (bool condition): the dtype suffix comes from the rest
 _EW_FIRST_OWN_DTYPE = {"where_fwd": np.dtype(np.bool_)}
 
@@ -385,6 +394,10 @@ def elementwise(kernel: str, out: str | None = None) -> Callable:
         if dt is None:
             x = inputs[kfirst] if nin > kfirst else inputs[0]
             dt = x.dtype if hasattr(x, "dtype") else np.result_type(x)
+        if dt in _NARROW:   # int8/uint8/int16 have no kernels: compute in int32, wrap back on the cast
+            res = impl(*(x if k < kfirst else _as_dtype(x, _NARROW[dt]) if isinstance(x, ndarray) else int(x)
+                         for k, x in enumerate(inputs)), a=a, b=b)
+            return res if out_dt is not None else _as_dtype(res, dt)
         dev = ref.device.id
         odt = out_dt or dt
         kinds = [(first_dt or dt).kind if k == 0 else dt.kind for k in range(nin)]
@@ -406,7 +419,7 @@ def elementwise(kernel: str, out: str | None = None) -> Callable:
                     shapes.append(tuple(x.shape))
                 else:
                     mask |= 1 << k
-                    fs[k], is_[k] = scalar_slots(x, "f" if kinds[k] == "f" else "i")
+                    fs[k], is_[k] = scalar_slots(x, kinds[k])
                     arrays.append(None)
             shape = broadcast_shape(*shapes)
             res = cp.empty(shape, dtype=odt)
@@ -455,12 +468,21 @@ def _reduce_dtypes(kernel: str, dt: np.dtype) -> tuple[np.dtype, np.dtype]:
 
 
 def reduce(kernel: str) -> Callable:
-    """``impl(x, axes, keepdims)``: sum_fwd, prod_fwd, amax_fwd, amin_fwd over any set of axes."""
+    """``impl(x, axes, keepdims, acc=False)``: sum_fwd, prod_fwd, amax_fwd, amin_fwd over any set of axes;
+    ``acc=True`` returns the accumulator dtype (float32 for float16) instead of the output dtype."""
     cp = _cupy()
 
-    def impl(x, axes, keepdims: bool = False):
+    def impl(x, axes, keepdims: bool = False, acc: bool = False):
+        wide = _NARROW.get(x.dtype)
+        if wide is not None:   # no int8/uint8/int16 kernels; sum/prod give int64 anyway
+            if kernel in _SUM_LIKE:
+                return impl(_as_dtype(x, np.dtype(np.int64)), axes, keepdims)
+            return _as_dtype(impl(_as_dtype(x, wide), axes, keepdims), x.dtype)
         ax = normalize_axes(axes, x.ndim)
         out_dt, acc_dt = _reduce_dtypes(kernel, x.dtype)
+        if acc:   # the result in the accumulator dtype (float16 -> float32) for composites like mean
+            out_dt = acc_dt
+        fin = np.int32(1 if acc else 0)
         out_shape = tuple(1 if d in ax else s for d, s in enumerate(x.shape)) if keepdims else \
             tuple(s for d, s in enumerate(x.shape) if d not in ax)
         dev = x.device.id
@@ -480,14 +502,14 @@ def reduce(kernel: str) -> Callable:
             if plan["mode"] == "cols":
                 blocks, threads = launch_config(n_out, max_blocks=_max_blocks(dev))
                 fn((blocks,), (threads,), (res, x, np.int64(n_out), np.int64(R), np.int64(inner), np.int64(R),
-                                           np.int32(0)))
+                                           fin))
                 return res
             chunk = plan_split(outer, R, _sm_count(dev))
             threads = block_size(chunk)
             if chunk >= R:
                 blocks = min(outer, 65535 * 32)
                 fn((blocks,), (threads,), (res, x, np.int64(outer), np.int64(R), np.int64(1), np.int64(R),
-                                           np.int32(0)))
+                                           fin))
                 return res
             nchunks = -(-R // chunk)
             part = cp.empty((outer, nchunks), dtype=acc_dt)
@@ -510,6 +532,10 @@ def arg_reduce(kernel: str) -> Callable:
     cp = _cupy()
 
     def impl(x, axis, keepdims: bool = False):
+        wide = _NARROW.get(x.dtype)
+        if wide is not None:
+            v, i = impl(_as_dtype(x, wide), axis, keepdims)
+            return _as_dtype(v, x.dtype), i
         dev = x.device.id
         with x.device:
             if axis is None:
@@ -544,6 +570,8 @@ def scan(kernel: str) -> Callable:
     cp = _cupy()
 
     def impl(x, axis: int):
+        if x.dtype in _NARROW:   # integer scans give int64 anyway
+            x = _as_dtype(x, np.dtype(np.int64))
         dev = x.device.id
         with x.device:
             out_dt = np.dtype(np.int64) if x.dtype.kind in "iub" else x.dtype
@@ -603,7 +631,7 @@ def _src_operand(src, dt):
     cp = _cupy()
     if isinstance(src, cp.ndarray):
         return (src if src.dtype == dt else _as_dtype(src, dt)), 0, 0.0, 0
-    f, i = scalar_slots(src, "f" if dt.kind == "f" else "i")
+    f, i = scalar_slots(src, dt.kind)
     return None, 1, f, i
 
 
@@ -725,8 +753,16 @@ def index(kernel: str) -> Callable:
     except KeyError:
         raise RuntimeError(f"no CUDA index kernel named {kernel!r}; known: {', '.join(sorted(_INDEX))}") from None
 
+    ndarray = _cupy().ndarray
+
     def impl(*args, **kwargs):
-        return adapter(kernel, *args, **kwargs)
+        x = args[0]
+        wide = _NARROW.get(x.dtype)
+        if wide is None:
+            return adapter(kernel, *args, **kwargs)
+        # no int8/uint8/int16 kernels: x and src (the arrays of x's dtype) go through int32
+        args = tuple(_as_dtype(a, wide) if isinstance(a, ndarray) and a.dtype == x.dtype else a for a in args)
+        return _as_dtype(adapter(kernel, *args, **kwargs), x.dtype)
 
     impl.__name__ = f"cupy_{kernel}"
     return impl
@@ -765,6 +801,8 @@ def _triangle(x, k: int = 0, upper: bool = False):
     with x.device:
         if x.ndim < 2:
             raise RuntimeError("tril/triu: input tensor must have at least 2 dimensions")
+        if x.dtype in _NARROW:   # triangle kernels are A+B only
+            return _as_dtype(_triangle(_as_dtype(x, _NARROW[x.dtype]), k, upper), x.dtype)
         out = cp.empty(x.shape, dtype=x.dtype)
         n = out.size
         if n == 0:

@@ -131,9 +131,21 @@ def _xp():
 def _xp_ufunc(name: str):
     """CUDA implementation through the CUDA array module, for ops with no kernel in KERNELS.md yet."""
     def impl(*args, **kwargs):
-        return getattr(_xp(), name)(*args, **kwargs)
+        xp = _xp()
+        for a in args:   # CuPy runs on the current device: make it the operands'
+            if isinstance(a, xp.ndarray):
+                with a.device:
+                    return getattr(xp, name)(*args, **kwargs)
+        return getattr(xp, name)(*args, **kwargs)
     impl.__name__ = f"cuda_xp_{name}"
     return impl
+
+
+def _on_device_of(x, y, fn, *args):
+    """``fn(*args)`` with the device of whichever of ``x``, ``y`` is a CuPy array current."""
+    a = x if isinstance(x, _xp().ndarray) else y
+    with a.device:
+        return fn(*args)
 
 
 def _unbroadcast(g: Tensor, like) -> Tensor | None:
@@ -289,7 +301,7 @@ def _div_trunc(xp, x, y):
 
 
 register("div_trunc_fwd", "numpy", lambda x, y: _div_trunc(np, x, y))
-register("div_trunc_fwd", "cupy", lambda x, y: _div_trunc(_xp(), x, y))   # no kernel in KERNELS.md yet
+register("div_trunc_fwd", "cupy", lambda x, y: _on_device_of(x, y, _div_trunc, _xp(), x, y))   # no kernel yet
 
 
 class DivRounding(Function):
@@ -446,7 +458,7 @@ for _name in ("floor", "ceil", "trunc"):
     register(f"{_name}_fwd", "numpy", getattr(np, _name))
     register(f"{_name}_fwd", "cupy", _xp_ufunc(_name))        # no kernel in KERNELS.md yet
 register("round_fwd", "numpy", lambda x, decimals=0: np.round(x, decimals))
-register("round_fwd", "cupy", lambda x, decimals=0: _xp().round(x, decimals))
+register("round_fwd", "cupy", lambda x, decimals=0: _on_device_of(x, x, _xp().round, x, decimals))
 
 
 class _Rounding(Function):

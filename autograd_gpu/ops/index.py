@@ -167,7 +167,8 @@ _put_cuda = cuda.index("put_fwd")
 
 def _index_cuda(x, idx):
     cp = __import__("cupy")
-    return _take_cuda(x, cp.ascontiguousarray(_flat_index(x.shape, idx, cp)))
+    with x.device:   # the flat index is built on x's device, not the current one
+        return _take_cuda(x, cp.ascontiguousarray(_flat_index(x.shape, idx, cp)))
 
 
 def _index_put_np(x, idx, src, accumulate):
@@ -181,9 +182,14 @@ def _index_put_np(x, idx, src, accumulate):
 
 def _index_put_cuda(x, idx, src, accumulate):
     cp = __import__("cupy")
-    flat = cp.ascontiguousarray(_flat_index(x.shape, idx, cp))
-    src = cp.ascontiguousarray(cp.broadcast_to(cp.asarray(src, dtype=x.dtype), flat.shape))
-    return _put_cuda(x, flat, src, accumulate)
+    with x.device:   # index and value arrays on x's device, not the current one
+        flat = cp.ascontiguousarray(_flat_index(x.shape, idx, cp))
+        src = cp.asarray(src, dtype=x.dtype)
+        extra = src.ndim - flat.ndim
+        if extra > 0 and all(s == 1 for s in src.shape[:extra]):   # NumPy's setitem drops leading 1s
+            src = src.reshape(src.shape[extra:])
+        src = cp.ascontiguousarray(cp.broadcast_to(src, flat.shape))
+        return _put_cuda(x, flat, src, accumulate)
 
 
 register("index_fwd", "numpy", lambda x, idx: x[idx])
@@ -674,9 +680,8 @@ def put(input: Tensor, index: Tensor, source: Tensor, accumulate: bool = False) 
 # masked_fill / masked_select ---------------------------------------------------------------------
 _where_cuda = cuda.elementwise("where_fwd")
 register("masked_fill_fwd", "numpy", lambda x, mask, v: np.where(mask, v, x).astype(x.dtype, copy=False))
-register("masked_fill_fwd", "cupy",  # a 0-d array of x's dtype, so the kernel's dtype is x's
-         lambda x, mask, v: _where_cuda(mask, v if hasattr(v, "dtype") else
-                                        __import__("cupy").full((), v, dtype=x.dtype), x))
+register("masked_fill_fwd", "cupy",  # a scalar v travels in the launch parameters; the kernel's dtype is x's
+         lambda x, mask, v: _where_cuda(mask, v, x))
 
 
 class MaskedFill(Function):

@@ -35,7 +35,12 @@ if not _registered("copy_into", "numpy"):
 if not _registered("copy_into", "cupy"):
     register("copy_into", "cupy", cuda.copy("copy_into"))
 register("fill_", "numpy", lambda dst, value: dst.fill(value))
-register("fill_", "cupy", lambda dst, value: dst.fill(value))   # CuPy's own fill: one launch, any strides
+register("fill_", "cupy", lambda dst, value: _fill_cuda(dst, value))   # CuPy's own fill: one launch, any strides
+
+
+def _fill_cuda(dst, value) -> None:
+    with dst.device:   # CuPy launches on the current device: make it dst's
+        dst.fill(value)
 
 
 # shared checks -------------------------------------------------------------------

@@ -170,8 +170,12 @@ def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor
 
 # mean --------------------------------------------------------------------------------
 register("mean_fwd", "numpy", lambda x, axes, keepdims: _arr(x.mean(axes, keepdims=keepdims)))
-register("mean_fwd", "cupy",                                  # sum kernel, then one scale
-         lambda x, axes, keepdims: _cu["mul_fwd"](_cu_sum(x, axes, keepdims), _inv(_count(x.shape, axes))))
+def _cu_mean(x, axes, keepdims):   # float16 sums and scales in float32 (as NumPy), then rounds once
+    m = _cu["mul_fwd"](_cu_sum(x, axes, keepdims, acc=True), _inv(_count(x.shape, axes)))
+    return m if m.dtype == x.dtype else _cu_cast(m, x.dtype)
+
+
+register("mean_fwd", "cupy", _cu_mean)                        # sum kernel, then one scale
 
 
 class Mean(Function):
