@@ -2,6 +2,8 @@
 shape, device checks, and the kernel lookup."""
 from __future__ import annotations
 
+import contextlib
+
 from ..dispatch import lookup
 from ..tensor import Tensor
 
@@ -12,6 +14,12 @@ def kernel(op: str, t: Tensor):
         return t._device._table[op]
     except (KeyError, TypeError):
         return lookup(op, t._device.backend.name)
+
+
+def on_device(t: Tensor):
+    """Make ``t``'s device current around direct array-module calls (CuPy allocates and launches
+    on the current device, which need not be ``t``'s)."""
+    return t._data.device if t._device.type == "cuda" else contextlib.nullcontext()
 
 
 def broadcast_shapes(a: tuple, b: tuple) -> tuple:

@@ -20,7 +20,7 @@ from ..autograd.function import Function
 from ..backends import cuda
 from ..dispatch import register
 from ..tensor import Tensor
-from ._common import broadcast_shapes, check_same_device, kernel
+from ._common import broadcast_shapes, check_same_device, kernel, on_device
 
 _BOOL = np.dtype(np.bool_)
 _INF = math.inf
@@ -1344,9 +1344,9 @@ class Where(Function):
 def where(condition, input=None, other=None) -> Tensor:
     """``condition ? input : other`` elementwise; scalars allowed for either branch."""
     if input is None and other is None:
-        xp = condition._device.backend.xp
-        return tuple(Tensor._make(i.astype(np.int64, copy=False), condition._device)
-                     for i in xp.nonzero(condition._data))
+        with on_device(condition):
+            return tuple(Tensor._make(i.astype(np.int64, copy=False), condition._device)
+                         for i in condition._device.backend.xp.nonzero(condition._data))
     return Where.apply(condition, input, other)
 
 

@@ -14,7 +14,7 @@ from ..autograd.grad_mode import _state as _grad_state
 from ..backends import cuda
 from ..dispatch import register
 from ..tensor import Tensor
-from ._common import broadcast_shapes, check_same_device, kernel, sum_to_shape, wrap_dim
+from ._common import broadcast_shapes, check_same_device, kernel, on_device, sum_to_shape, wrap_dim
 
 
 class _StepError(IndexError, ValueError):
@@ -203,7 +203,8 @@ register("index_put_inplace", "cupy", lambda x, idx, src: _copy_into_cuda(x, _in
 def _region_shape(x: Tensor, idx: tuple, adv: bool) -> tuple:
     if not adv:
         return x._data[idx].shape
-    return _flat_index(x._data.shape, idx, x._device.backend.xp).shape
+    with on_device(x):
+        return _flat_index(x._data.shape, idx, x._device.backend.xp).shape
 
 
 def _index(g: Tensor, idx: tuple, adv: bool) -> Tensor:
