@@ -1,7 +1,7 @@
 """Activations that PyTorch exposes only in ``torch.nn.functional``: gelu, silu, softplus,
-leaky_relu, elu (relu, sigmoid and tanh live in ``elementwise``).
+leaky_relu, elu (relu, sigmoid and tanh live in ``unary``).
 
-As in ``elementwise``, each fused ``_bwd`` kernel is an op with its own exact backward, so
+As in ``unary``, each fused ``_bwd`` kernel is an op with its own exact backward, so
 double backward through an activation stays exact.
 """
 from __future__ import annotations
@@ -16,7 +16,9 @@ from ..backends import cuda
 from ..dispatch import register
 from ..tensor import Tensor
 from ._common import kernel
-from .elementwise import _np_sigmoid, _unary, exp, run_float, sigmoid, tanh, where
+from .compare import where
+from .elementwise import _unary, run_float
+from .unary import _np_sigmoid, exp, sigmoid, tanh
 
 _SQRT1_2 = 1 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)

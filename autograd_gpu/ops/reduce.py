@@ -20,9 +20,11 @@ from ..autograd.function import Function
 from ..backends import cuda
 from ..dispatch import register
 from ..tensor import Tensor
-from . import elementwise as _ew
 from ._common import kernel, wrap_dim, wrap_dims
+from .arithmetic import abs as _abs, pow as _pow, sign
+from .compare import maximum, minimum, where
 from .shape import View
+from .unary import exp
 
 _INF = float("inf")
 
@@ -239,7 +241,6 @@ def _prod_others(x: Tensor, dims: tuple) -> Tensor:
     zero entries (value 0, derivative 1 where it matters). Then prod_{j != i} x_j = P / x_i * Q_i
     with Q = 1 (n0 = 0), z_i ? 1 : S (n0 = 1), z_i ? S - x_i : 0 (n0 = 2), 0 (n0 > 2).
     """
-    where = _ew.where
     z = x.detach() == 0
     zf = _float_mask(z, x)
     n0 = Sum.apply(zf, dims, True, None)
@@ -365,7 +366,7 @@ class MinDim(MaxDim):
 
 def _extreme(input: Tensor, dim, keepdim: bool, which: str):
     if isinstance(dim, Tensor):
-        return (_ew.maximum if which == "max" else _ew.minimum)(input, dim)
+        return (maximum if which == "max" else minimum)(input, dim)
     if dim is None:
         if keepdim:
             raise TypeError(f"{which}() received an invalid combination of arguments: keepdim needs dim")
@@ -465,7 +466,7 @@ class Var(Function):
             return centered * _view(g * (2.0 / dof if dof > 0 else _INF), keep), None, None, None
         std = _view(out, keep)           # d std = d var / (2 std); zero where std == 0, as PyTorch
         zero = std.detach() == 0
-        scale = _ew.where(zero, 0.0, _view(g, keep) / _ew.where(zero, 1.0, std))
+        scale = where(zero, 0.0, _view(g, keep) / where(zero, 1.0, std))
         return centered * (scale * (1.0 / dof if dof > 0 else _INF)), None, None, None
 
 
@@ -533,7 +534,7 @@ class LogSumExp(Function):
     def backward(ctx, g: Tensor):
         x, out = ctx.saved_tensors
         keep = _keep_shape(x._data.shape, ctx.dims)
-        return _view(g, keep) * _ew.exp(x - _view(out, keep)), None, None
+        return _view(g, keep) * exp(x - _view(out, keep)), None, None
 
 
 def logsumexp(input: Tensor, dim, keepdim: bool = False) -> Tensor:
@@ -595,16 +596,16 @@ class Norm(Function):
         if p == 0:
             return x * 0.0, None, None, None
         if p == 1:
-            return _view(g, keep) * _ew.sign(x), None, None, None
+            return _view(g, keep) * sign(x), None, None, None
         if p in (_INF, -_INF):
-            return _ties_grad(g, _ew.abs(x), out, dims) * _ew.sign(x), None, None, None
+            return _ties_grad(g, _abs(x), out, dims) * sign(x), None, None, None
         n = _view(out, keep)
         zero = n.detach() == 0      # PyTorch: zero gradient where the norm is zero
         if p == 2:
-            scale = _ew.where(zero, 0.0, _view(g, keep) / _ew.where(zero, 1.0, n))
+            scale = where(zero, 0.0, _view(g, keep) / where(zero, 1.0, n))
             return x * scale, None, None, None
-        scale = _ew.where(zero, 0.0, _view(g, keep) / _ew.pow(_ew.where(zero, 1.0, n), p - 1))
-        return _ew.sign(x) * _ew.pow(_ew.abs(x), p - 1) * scale, None, None, None
+        scale = where(zero, 0.0, _view(g, keep) / _pow(where(zero, 1.0, n), p - 1))
+        return sign(x) * _pow(_abs(x), p - 1) * scale, None, None, None
 
 
 class NormAll(Norm):
@@ -707,9 +708,9 @@ def _cumprod_grad_with_zeros(g: Tensor, x: Tensor, dim: int) -> Tensor:
     kk = Tensor._make(ar._data.reshape((1, n) + tail), x._device)
     big = shape[:dim] + (n, n) + shape[dim + 1:]
     xe = _ExpandReduced.apply(_view(x, shape[:dim] + (1, n) + shape[dim + 1:]), big, (dim,))
-    c = Cumprod.apply(_ew.where(ii == kk, 1.0, xe), dim + 1, None)
+    c = Cumprod.apply(where(ii == kk, 1.0, xe), dim + 1, None)
     ge = _view(g, shape[:dim] + (1, n) + shape[dim + 1:])
-    return Sum.apply(_ew.where(kk >= ii, ge * c, 0.0), (dim + 1,), False, None)
+    return Sum.apply(where(kk >= ii, ge * c, 0.0), (dim + 1,), False, None)
 
 
 def cumprod(input: Tensor, dim: int, *, dtype=None) -> Tensor:
@@ -813,7 +814,7 @@ class LogSoftmaxBackward(Function):
         g, y = ctx.saved_tensors
         dim, need = ctx.dim, ctx.needs_input_grad
         red = (dim,) if g._data.ndim else ()
-        e = _ew.exp(y)
+        e = exp(y)
         gg = ggx - Sum.apply(ggx * e, red, True, None) if need[0] else None
         gy = -(ggx * e * Sum.apply(g, red, True, None)) if need[1] else None
         return gg, gy, None

@@ -1,0 +1,508 @@
+"""Unary math: exp/log family, sqrt/rsqrt/reciprocal, sin/cos, tanh/sigmoid/relu.
+
+Each fused ``_bwd`` kernel (``tanh_bwd``: g(1 - y²)) is an op with its own exact backward,
+so double backward stays exact while single backward is one pass over memory on CUDA.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.function import Function
+from ..backends import cuda
+from ..dispatch import register
+from ..tensor import Tensor
+from .elementwise import _same, _unary, run, run_float
+
+
+
+# exp / log family ----------------------------------------------------------------
+register("exp_fwd", "numpy", np.exp)
+register("exp_fwd", "cupy", cuda.elementwise("exp_fwd"))      # exp(x)
+
+
+class Exp(Function):
+    node_name = "ExpBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        y = _unary("exp_fwd", x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * y
+
+
+def exp(input) -> Tensor:
+    return Exp.apply(input)
+
+
+register("expm1_fwd", "numpy", np.expm1)
+register("expm1_fwd", "cupy", cuda.elementwise("expm1_fwd"))  # exp(x) - 1
+
+
+class Expm1(Function):
+    node_name = "Expm1Backward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        y = _unary("expm1_fwd", x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * (y + 1)
+
+
+def expm1(input) -> Tensor:
+    return Expm1.apply(input)
+
+
+register("log_fwd", "numpy", np.log)
+register("log_fwd", "cupy", cuda.elementwise("log_fwd"))      # log(x)
+
+
+class Log(Function):
+    node_name = "LogBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return _unary("log_fwd", x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return LogBackward.apply(g, x)
+
+
+register("log_bwd", "numpy", lambda g, x: g / x)
+register("log_bwd", "cupy", cuda.elementwise("log_bwd"))      # g / x
+
+
+class LogBackward(Function):
+    node_name = "LogBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, g, x):
+        ctx.save_for_backward(g, x)
+        return run_float("log_bwd", g, x)
+
+    @staticmethod
+    def backward(ctx, gg):
+        g, x = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        return (LogBackward.apply(gg, x) if need[0] else None,
+                -(gg * g) / (x * x) if need[1] else None)
+
+
+def log(input) -> Tensor:
+    return Log.apply(input)
+
+
+register("log1p_fwd", "numpy", np.log1p)
+register("log1p_fwd", "cupy", cuda.elementwise("log1p_fwd"))  # log(1 + x)
+
+
+class Log1p(Function):
+    node_name = "Log1PBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return _unary("log1p_fwd", x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return Log1pBackward.apply(g, x)
+
+
+register("log1p_bwd", "numpy", lambda g, x: g / (1 + x))
+register("log1p_bwd", "cupy", cuda.elementwise("log1p_bwd"))  # g / (1 + x)
+
+
+class Log1pBackward(Function):
+    node_name = "Log1PBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, g, x):
+        ctx.save_for_backward(g, x)
+        return run_float("log1p_bwd", g, x)
+
+    @staticmethod
+    def backward(ctx, gg):
+        g, x = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        if need[1]:
+            xp1 = x + 1
+        return (Log1pBackward.apply(gg, x) if need[0] else None,
+                -(gg * g) / (xp1 * xp1) if need[1] else None)
+
+
+def log1p(input) -> Tensor:
+    return Log1p.apply(input)
+
+
+# sqrt / rsqrt / reciprocal -----------------------------------------------------------
+register("sqrt_fwd", "numpy", np.sqrt)
+register("sqrt_fwd", "cupy", cuda.elementwise("sqrt_fwd"))    # sqrt(x)
+
+
+class Sqrt(Function):
+    node_name = "SqrtBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        y = _unary("sqrt_fwd", x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return SqrtBackward.apply(g, y)
+
+
+register("sqrt_bwd", "numpy", lambda g, y: g / (2 * y))
+register("sqrt_bwd", "cupy", cuda.elementwise("sqrt_bwd"))    # g / (2y)
+
+
+class SqrtBackward(Function):
+    node_name = "SqrtBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, g, y):
+        ctx.save_for_backward(g, y)
+        return run_float("sqrt_bwd", g, y)
+
+    @staticmethod
+    def backward(ctx, gg):
+        g, y = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        return (SqrtBackward.apply(gg, y) if need[0] else None,
+                -(gg * g) / (2 * y * y) if need[1] else None)
+
+
+def sqrt(input) -> Tensor:
+    return Sqrt.apply(input)
+
+
+register("rsqrt_fwd", "numpy", lambda x: np.reciprocal(np.sqrt(x)))
+register("rsqrt_fwd", "cupy", cuda.elementwise("rsqrt_fwd"))  # 1 / sqrt(x)
+
+
+class Rsqrt(Function):
+    node_name = "RsqrtBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        y = _unary("rsqrt_fwd", x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return RsqrtBackward.apply(g, y)
+
+
+register("rsqrt_bwd", "numpy", lambda g, y: -0.5 * g * y * y * y)
+register("rsqrt_bwd", "cupy", cuda.elementwise("rsqrt_bwd"))  # -0.5 g y^3
+
+
+class RsqrtBackward(Function):
+    node_name = "RsqrtBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, g, y):
+        ctx.save_for_backward(g, y)
+        return run_float("rsqrt_bwd", g, y)
+
+    @staticmethod
+    def backward(ctx, gg):
+        g, y = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        return (RsqrtBackward.apply(gg, y) if need[0] else None,
+                gg * g * y * y * -1.5 if need[1] else None)
+
+
+def rsqrt(input) -> Tensor:
+    return Rsqrt.apply(input)
+
+
+register("reciprocal_fwd", "numpy", np.reciprocal)
+register("reciprocal_fwd", "cupy", cuda.elementwise("reciprocal_fwd"))  # 1 / x
+
+
+class Reciprocal(Function):
+    node_name = "ReciprocalBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        y = _unary("reciprocal_fwd", x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return ReciprocalBackward.apply(g, y)
+
+
+register("reciprocal_bwd", "numpy", lambda g, y: -g * y * y)
+register("reciprocal_bwd", "cupy", cuda.elementwise("reciprocal_bwd"))  # -g y^2
+
+
+class ReciprocalBackward(Function):
+    node_name = "ReciprocalBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, g, y):
+        ctx.save_for_backward(g, y)
+        return run_float("reciprocal_bwd", g, y)
+
+    @staticmethod
+    def backward(ctx, gg):
+        g, y = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        return (ReciprocalBackward.apply(gg, y) if need[0] else None,
+                gg * g * y * -2 if need[1] else None)
+
+
+def reciprocal(input) -> Tensor:
+    return Reciprocal.apply(input)
+
+
+# sin / cos ----------------------------------------------------------------------
+register("sin_fwd", "numpy", np.sin)
+register("sin_fwd", "cupy", cuda.elementwise("sin_fwd"))      # sin(x)
+register("cos_fwd", "numpy", np.cos)
+register("cos_fwd", "cupy", cuda.elementwise("cos_fwd"))      # cos(x)
+
+
+class Sin(Function):
+    node_name = "SinBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return _unary("sin_fwd", x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return SinBackward.apply(g, x)
+
+
+class Cos(Function):
+    node_name = "CosBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return _unary("cos_fwd", x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return CosBackward.apply(g, x)
+
+
+register("sin_bwd", "numpy", lambda g, x: g * np.cos(x))
+register("sin_bwd", "cupy", cuda.elementwise("sin_bwd"))      # g cos(x)
+register("cos_bwd", "numpy", lambda g, x: -g * np.sin(x))
+register("cos_bwd", "cupy", cuda.elementwise("cos_bwd"))      # -g sin(x)
+
+
+class SinBackward(Function):
+    node_name = "SinBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, g, x):
+        ctx.save_for_backward(g, x)
+        return run_float("sin_bwd", g, x)
+
+    @staticmethod
+    def backward(ctx, gg):
+        g, x = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        return (SinBackward.apply(gg, x) if need[0] else None,
+                CosBackward.apply(gg * g, x) if need[1] else None)
+
+
+class CosBackward(Function):
+    node_name = "CosBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, g, x):
+        ctx.save_for_backward(g, x)
+        return run_float("cos_bwd", g, x)
+
+    @staticmethod
+    def backward(ctx, gg):
+        g, x = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        return (CosBackward.apply(gg, x) if need[0] else None,
+                -SinBackward.apply(gg * g, x) if need[1] else None)
+
+
+def sin(input) -> Tensor:
+    return Sin.apply(input)
+
+
+def cos(input) -> Tensor:
+    return Cos.apply(input)
+
+
+# tanh / sigmoid / relu ----------------------------------------------------------
+def _np_sigmoid(x):
+    # exp of -|x| never overflows, and the x < 0 branch keeps relative precision far out
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1, e) / (1 + e)
+
+
+register("tanh_fwd", "numpy", np.tanh)
+register("tanh_fwd", "cupy", cuda.elementwise("tanh_fwd"))    # tanh(x)
+
+
+class Tanh(Function):
+    node_name = "TanhBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        y = _unary("tanh_fwd", x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return TanhBackward.apply(g, y)
+
+
+register("tanh_bwd", "numpy", lambda g, y: g * (1 - y * y))
+register("tanh_bwd", "cupy", cuda.elementwise("tanh_bwd"))    # g (1 - y^2)
+
+
+class TanhBackward(Function):
+    node_name = "TanhBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, g, y):
+        ctx.save_for_backward(g, y)
+        return run_float("tanh_bwd", g, y)
+
+    @staticmethod
+    def backward(ctx, gg):
+        g, y = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        return (TanhBackward.apply(gg, y) if need[0] else None,
+                gg * g * y * -2 if need[1] else None)
+
+
+def tanh(input) -> Tensor:
+    return Tanh.apply(input)
+
+
+register("sigmoid_fwd", "numpy", _np_sigmoid)
+register("sigmoid_fwd", "cupy", cuda.elementwise("sigmoid_fwd"))   # 1 / (1 + exp(-x))
+
+
+class Sigmoid(Function):
+    node_name = "SigmoidBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        y = _unary("sigmoid_fwd", x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return SigmoidBackward.apply(g, y)
+
+
+register("sigmoid_bwd", "numpy", lambda g, y: g * y * (1 - y))
+register("sigmoid_bwd", "cupy", cuda.elementwise("sigmoid_bwd"))   # g y (1 - y)
+
+
+class SigmoidBackward(Function):
+    node_name = "SigmoidBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, g, y):
+        ctx.save_for_backward(g, y)
+        return run_float("sigmoid_bwd", g, y)
+
+    @staticmethod
+    def backward(ctx, gg):
+        g, y = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        return (SigmoidBackward.apply(gg, y) if need[0] else None,
+                gg * g * (1 - 2 * y) if need[1] else None)
+
+
+def sigmoid(input) -> Tensor:
+    return Sigmoid.apply(input)
+
+
+register("relu_fwd", "numpy", lambda x: np.maximum(x, 0))
+register("relu_fwd", "cupy", cuda.elementwise("relu_fwd"))    # max(x, 0), NaN propagates
+
+
+class Relu(Function):
+    node_name = "ReluBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        if x._data.dtype.kind == "b":
+            raise RuntimeError("\"clamp_min_cpu\" not implemented for 'Bool'")
+        y = _same("relu_fwd", x) if x._data.dtype.kind == "f" else run("maximum_fwd", x, 0)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return ReluBackward.apply(g, y)
+
+
+def _np_relu_bwd(g, y):
+    # g * mask is ~16x faster than np.where on large arrays, but inf * 0 = nan where PyTorch
+    # gives 0: take the exact path only when the gradient holds a non-finite value
+    mask = y > 0
+    if np.isfinite(g).all():
+        return np.multiply(g, mask, dtype=g.dtype)
+    return np.where(mask, g, 0).astype(g.dtype, copy=False)
+
+
+register("relu_bwd", "numpy", _np_relu_bwd)
+register("relu_bwd", "cupy", cuda.elementwise("relu_bwd"))    # y > 0 ? g : 0  (relu'(0) = 0)
+
+
+class ReluBackward(Function):
+    node_name = "ThresholdBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, g, y):
+        ctx.save_for_backward(y)
+        return run_float("relu_bwd", g, y)
+
+    @staticmethod
+    def backward(ctx, gg):
+        (y,) = ctx.saved_tensors
+        return ReluBackward.apply(gg, y) if ctx.needs_input_grad[0] else None, None
+
+
+def relu(input) -> Tensor:
+    return Relu.apply(input)
+
+
+METHODS = ('exp', 'expm1', 'log', 'log1p', 'sqrt', 'rsqrt', 'reciprocal', 'sin', 'cos', 'tanh', 'sigmoid', 'relu')
+FUNCTIONS = ()
