@@ -10,7 +10,9 @@ from typing import Any
 
 from . import anomaly
 from .grad_mode import _state as _grad_state
-from .graph import FREED_MESSAGE, Node, current_saved_tensors_hooks, grad_accumulator, gradient_edge
+from .graph import FREED_MESSAGE, Node, grad_accumulator, gradient_edge, saved_tensors_hooks
+
+_hooks_tls = saved_tensors_hooks._tls
 
 Tensor: Any = None  # set by tensor.py once the class exists (it imports this module first)
 
@@ -324,7 +326,8 @@ def _finish(node: BackwardNode, outputs) -> None:
     """Turn what forward asked to save into SavedTensors (outputs kept without their grad_fn)."""
     to_save = node.to_save
     if to_save:
-        hooks = current_saved_tensors_hooks()
+        stack = getattr(_hooks_tls, "stack", None)   # saved_tensors_hooks active on this thread?
+        hooks = stack[-1] if stack else None
         saved = []
         for t in to_save:
             if t is None:
