@@ -46,30 +46,9 @@ def round_trip(make_queue, n: int) -> float:
 
 
 def _register_fake() -> None:
-    """Two NumPy-backed "devices" (as in tests/conftest.py), so the engine's workers run without a GPU."""
-    import numpy as np
-
-    from autograd_gpu import dispatch
-    from autograd_gpu.backends.numpy_backend import NumpyBackend
-    from autograd_gpu.device import register_backend
-
-    class FakeBackend(NumpyBackend):
-        name = "fake"
-
-        def device_count(self) -> int:
-            return 2
-
-        def from_numpy(self, arr, index):
-            return np.array(arr, copy=True)
-
-        def to_numpy(self, arr):
-            return np.array(arr, copy=True)
-
-        def to_device(self, arr, index):
-            return np.array(arr, copy=True)
-
-    register_backend("fake", FakeBackend)
-    dispatch.inherit("fake", "numpy")
+    """Two NumPy-backed "devices", so the engine's workers run without a GPU."""
+    from autograd_gpu.testing import register_fake_devices
+    register_fake_devices()
 
 
 def engine_crossings(cfg: Config, crossings: int = 50) -> dict:

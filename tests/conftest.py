@@ -6,44 +6,12 @@ run in CI without a GPU.
 """
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 import autograd_gpu as ag
-from autograd_gpu import dispatch
-from autograd_gpu.backends.numpy_backend import NumpyBackend
-from autograd_gpu.device import register_backend
+from autograd_gpu.testing import register_fake_devices
 
-
-class FakeBackend(NumpyBackend):
-    """Two NumPy 'devices'; copies between them are real copies, as between GPUs."""
-
-    name = "fake"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.current = 0
-        self.set_device_calls = []
-
-    def device_count(self) -> int:
-        return 2
-
-    def set_device(self, index: int) -> None:
-        self.current = index
-        self.set_device_calls.append(index)
-
-    def from_numpy(self, arr, index):
-        return np.array(arr, copy=True)
-
-    def to_numpy(self, arr):
-        return np.array(arr, copy=True)
-
-    def to_device(self, arr, index):
-        return np.array(arr, copy=True)
-
-
-register_backend("fake", FakeBackend)
-dispatch.inherit("fake", "numpy")
+register_fake_devices()
 
 
 def pytest_configure(config) -> None:
