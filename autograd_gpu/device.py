@@ -194,7 +194,8 @@ def _cuda_factory():
         return mod.CupyBackend()
     except ImportError as e:
         if (e.name or "").split(".")[0] == "cupy":
-            raise RuntimeError("CUDA is unavailable: CuPy is not installed (pip install cupy-cuda12x)") from e
+            raise RuntimeError("CUDA is unavailable: CuPy is not installed; install autograd-gpu[cuda12] or "
+                               "[cuda13]") from e
         raise RuntimeError(f"CUDA is unavailable: the CUDA backend could not be imported ({e})") from e
     except RuntimeError:
         raise

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import warnings
-from typing import Sequence
-
 from ..engine import is_multithreading_enabled, run_backward, set_multithreading_enabled
 from .anomaly import detect_anomaly, is_anomaly_check_nan_enabled, is_anomaly_enabled, set_detect_anomaly
 from .function import Function, once_differentiable
@@ -12,7 +10,8 @@ from .graph import Node, gradient_edge
 
 __all__ = ["backward", "grad", "Function", "once_differentiable", "no_grad", "enable_grad",
            "set_grad_enabled", "inference_mode", "is_grad_enabled", "set_detect_anomaly", "detect_anomaly",
-           "is_anomaly_enabled", "set_multithreading_enabled", "is_multithreading_enabled", "gradcheck",
+           "is_anomaly_enabled", "is_anomaly_check_nan_enabled", "set_multithreading_enabled",
+           "is_multithreading_enabled", "gradcheck",
            "gradgradcheck", "GradcheckError", "Node"]
 
 
@@ -37,7 +36,7 @@ def _make_grads(outputs: tuple, grads, create_graph: bool) -> list:
     elif len(outputs) == 1 and grads and not isinstance(grads[0], (Tensor, type(None))):
         grads = (grads,)  # a plain nested list given as the gradient of one output
     if len(grads) != len(outputs):
-        raise RuntimeError(f"grad can be implicitly created only for scalar outputs"
+        raise RuntimeError("grad can be implicitly created only for scalar outputs"
                            if not grads else
                            f"Mismatch in length: got {len(grads)} gradients for {len(outputs)} outputs")
     result = []
@@ -73,6 +72,16 @@ def _root_edges(outputs: tuple) -> list:
     return edges
 
 
+def _input_edges(inputs: tuple) -> list:
+    edges = []
+    for t in inputs:
+        e = gradient_edge(t)
+        if e is None:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+        edges.append(e)
+    return edges
+
+
 def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, create_graph: bool = False,
              grad_variables=None, inputs=None) -> None:
     """Accumulate d(tensors)/d(leaf) into each leaf's ``.grad`` (or only ``inputs``' ``.grad``)."""
@@ -92,12 +101,7 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, creat
         inputs = _tensors(inputs, "inputs")
         if not inputs:
             raise RuntimeError("'inputs' argument to backward() cannot be empty.")
-        input_edges = []
-        for t in inputs:
-            e = gradient_edge(t)
-            if e is None:
-                raise RuntimeError("One of the differentiated Tensors does not require grad")
-            input_edges.append(e)
+        input_edges = _input_edges(inputs)
     edges = _root_edges(outputs)
     grads = _make_grads(outputs, grad_tensors, create_graph)
     captured = run_backward(edges, grads, retain_graph, create_graph, input_edges, accumulate=True)
@@ -122,12 +126,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, c
                          "but got: allow_unused=False.")
     if retain_graph is None:
         retain_graph = create_graph
-    input_edges = []
-    for t in ins:
-        e = gradient_edge(t)
-        if e is None:
-            raise RuntimeError("One of the differentiated Tensors does not require grad")
-        input_edges.append(e)
+    input_edges = _input_edges(ins)
     edges = _root_edges(outs)
     grads = _make_grads(outs, grad_outputs, create_graph)
     result = run_backward(edges, grads, retain_graph, create_graph, input_edges, accumulate=False)

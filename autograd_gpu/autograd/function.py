@@ -192,7 +192,7 @@ class Function(metaclass=FunctionMeta):
         grad_on = getattr(_grad_state, "enabled", True)
         needs = None
         if grad_on:
-            for i, a in enumerate(args):
+            for a in args:
                 if isinstance(a, Tensor) and (a._requires_grad or a.grad_fn is not None):
                     needs = tuple([isinstance(b, Tensor) and (b._requires_grad or b.grad_fn is not None)
                                    for b in args])
@@ -207,9 +207,7 @@ class Function(metaclass=FunctionMeta):
                     _grad_state.enabled = True
             else:
                 out = cls.forward(ctx, *args, **kwargs)
-            if ctx.dirty:
-                for d in ctx.dirty:
-                    d._vc[0] += 1
+            _bump_versions(ctx.dirty)
             return out
         node = cls._backward_cls()
         node.needs_input_grad = needs
@@ -218,10 +216,15 @@ class Function(metaclass=FunctionMeta):
             out = cls.forward(node, *args, **kwargs)
         finally:
             _grad_state.enabled = True
-        if node.dirty:
-            for d in node.dirty:
-                d._vc[0] += 1
+        _bump_versions(node.dirty)
         return _wire(node, args, needs, out)
+
+
+def _bump_versions(dirty) -> None:
+    """Tensors a forward marked dirty were modified in place: once, whether or not a graph is kept."""
+    if dirty:
+        for d in dirty:
+            d._vc[0] += 1
 
 
 _FALSES = [(False,) * n for n in range(8)]
@@ -269,9 +272,7 @@ def _apply_new_style(cls, args: tuple, kwargs: dict):
         cls.setup_context(node, args, out)
     finally:
         _grad_state.enabled = grad_on
-    if node.dirty:
-        for d in node.dirty:
-            d._vc[0] += 1
+    _bump_versions(node.dirty)
     if True not in needs:
         node.to_save = None
         return out
@@ -280,6 +281,7 @@ def _apply_new_style(cls, args: tuple, kwargs: dict):
 
 def _wire(node: BackwardNode, args: tuple, needs: tuple, out):
     """Connect ``node`` to its inputs and outputs after ``forward`` ran."""
+    # graph.gradient_edge inlined: ``needs`` already says each input requires grad
     node.next_edges = [((a.grad_fn, a._output_nr) if a.grad_fn is not None else (grad_accumulator(a), 0))
                        if n else None for a, n in zip(args, needs)]
     if type(out) is Tensor and node.dirty is None and node.non_differentiable is None:

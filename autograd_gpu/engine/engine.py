@@ -157,13 +157,10 @@ def _loop(task: GraphTask) -> None:
 
 
 def _run(task: GraphTask, node, grads: list) -> None:
-    """Run one node (on whichever thread owns its device) and route its outputs."""
+    """Run one node of a threaded task (on whichever thread owns its device) and route its outputs."""
     if task.error is None:
         try:
-            if task.threaded:
-                _grad_state.enabled = task.create_graph
-            elif task.switch_devices:
-                _make_current(node_device(node))
+            _grad_state.enabled = task.create_graph
             _evaluate(task, node, grads)
         except BaseException as e:  # noqa: BLE001 - re-raised in the caller
             with task.lock:
@@ -173,7 +170,7 @@ def _run(task: GraphTask, node, grads: list) -> None:
     with task.lock:
         task.outstanding -= 1
         done = task.outstanding == 0
-    if done and task.threaded:
+    if done:
         task.caller_queue.put((-math.inf, 0, None, DONE))
 
 

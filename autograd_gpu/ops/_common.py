@@ -49,8 +49,6 @@ def check_same_device(*tensors) -> None:
                 if first.type == "cpu" and _is_cpu_scalar(first, tensors):
                     first = t._device
                     continue
-                if t._device.type == "cpu" and t._data.ndim == 0:
-                    continue
                 raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two "
                                    f"devices, {_order(first, t._device)}!")
 

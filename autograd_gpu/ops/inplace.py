@@ -152,49 +152,43 @@ def _binary(op: str, self: Tensor, other, dtype: np.dtype, **params):
 
 # add_ / sub_ ---------------------------------------------------------------------
 class AddInplace(Function):
+    """x += alpha * y (SubInplace: x -= alpha * y, the same with the other kernel and sign)."""
     node_name = "AddBackward0"
+    _op, _sign = "add_fwd", 1
 
     @staticmethod
     def forward(ctx, x: Tensor, y, alpha, dtype) -> Tensor:
         ctx.alpha = alpha
-        _write(x, _binary("add_fwd", x, y, dtype, **({} if alpha == 1 else {"a": alpha})))
+        _write(x, _binary(ctx._fn._op, x, y, dtype, **({} if alpha == 1 else {"a": alpha})))
         ctx.mark_dirty(x)
         return x
 
     @staticmethod
     def backward(ctx, g):
         need = ctx.needs_input_grad
-        return (g if need[0] else None), ((g if ctx.alpha == 1 else g * ctx.alpha) if need[1] else None), None, None
+        s = ctx._fn._sign * ctx.alpha
+        gy = (g if s == 1 else -g if s == -1 else g * s) if need[1] else None
+        return (g if need[0] else None), gy, None, None
+
+
+class SubInplace(AddInplace):
+    node_name = "SubBackward0"
+    _op, _sign = "sub_fwd", -1
+
+
+def _add_like(fn, self: Tensor, other, alpha) -> Tensor:
+    dtype = _validate(self, other)
+    if _needs_grad(self, other):
+        other = _unalias(self, other)
+    return fn.apply(self, other, alpha, dtype)
 
 
 def add_(self: Tensor, other, *, alpha=1) -> Tensor:
-    dtype = _validate(self, other)
-    if _needs_grad(self, other):
-        other = _unalias(self, other)
-    return AddInplace.apply(self, other, alpha, dtype)
-
-
-class SubInplace(Function):
-    node_name = "SubBackward0"
-
-    @staticmethod
-    def forward(ctx, x: Tensor, y, alpha, dtype) -> Tensor:
-        ctx.alpha = alpha
-        _write(x, _binary("sub_fwd", x, y, dtype, **({} if alpha == 1 else {"a": alpha})))
-        ctx.mark_dirty(x)
-        return x
-
-    @staticmethod
-    def backward(ctx, g):
-        need = ctx.needs_input_grad
-        return (g if need[0] else None), ((-g if ctx.alpha == 1 else g * -ctx.alpha) if need[1] else None), None, None
+    return _add_like(AddInplace, self, other, alpha)
 
 
 def sub_(self: Tensor, other, *, alpha=1) -> Tensor:
-    dtype = _validate(self, other)
-    if _needs_grad(self, other):
-        other = _unalias(self, other)
-    return SubInplace.apply(self, other, alpha, dtype)
+    return _add_like(SubInplace, self, other, alpha)
 
 
 # mul_ / div_ ---------------------------------------------------------------------
