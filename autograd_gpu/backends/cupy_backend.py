@@ -335,13 +335,7 @@ def _copy_to(dst, src) -> None:
 
 def contiguous(x):
     """``x`` if C-contiguous, else a C-contiguous copy made by ``copy_<dtype>``."""
-    if x.flags.c_contiguous:
-        return x
-    cp = _cupy()
-    with x.device:
-        out = cp.empty(x.shape, dtype=x.dtype)
-        _copy_to(out, x)
-    return out
+    return x if x.flags.c_contiguous else _copy(x)
 
 
 def _as_dtype(x, dt):

@@ -17,6 +17,7 @@ import numpy as np
 from .. import dtypes as _dt
 from ..tensor import Tensor
 from ._common import broadcast_shapes, check_same_device, kernel
+from .creation import zeros_like
 
 _BOOL = np.dtype(np.bool_)
 _INF = math.inf
@@ -148,14 +149,9 @@ def _unbroadcast(g: Tensor, like) -> Tensor | None:
     return g if isinstance(like, Tensor) else None
 
 
-def _zeros(g: Tensor) -> Tensor:
-    from .creation import zeros_like
-    return zeros_like(g)
-
-
 def _zero_grads(ctx, g) -> tuple:
     """Gradients of a piecewise-constant op: zeros (not None) for inputs that need them, as PyTorch."""
-    return tuple(_zeros(g) if n else None for n in ctx.needs_input_grad)
+    return tuple(zeros_like(g) if n else None for n in ctx.needs_input_grad)
 
 
 def _is_bool(v) -> bool:
