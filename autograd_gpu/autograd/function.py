@@ -96,7 +96,7 @@ class BackwardNode(Node):
         saved = self.saved
         if saved is None:
             raise RuntimeError(FREED_MESSAGE)
-        return tuple(s.unpack(self) if s is not None else None for s in saved)
+        return tuple([s.unpack(self) if s is not None else None for s in saved])
 
     def mark_non_differentiable(self, *tensors) -> None:
         self.non_differentiable = tensors
@@ -113,7 +113,7 @@ class BackwardNode(Node):
             self.saved = None
 
     def apply(self, grads: list) -> list:
-        if self.materialize_grads and _has_none(grads):
+        if (grads[0] is None if len(grads) == 1 else _has_none(grads)) and self.materialize_grads:
             from ..ops.creation import zeros_from_meta
             grads = [zeros_from_meta(self.out_meta[i]) if g is None else g for i, g in enumerate(grads)]
         result = self._fn.backward(self, *grads)
@@ -150,6 +150,7 @@ class FunctionMeta(type):
             getattr(setup, "__func__", setup) is not getattr(base_setup.setup_context, "__func__",
                                                              base_setup.setup_context)
         cls._forward_sig = None
+        cls._n_params = None
 
 
 class Function(metaclass=FunctionMeta):
@@ -180,6 +181,10 @@ class Function(metaclass=FunctionMeta):
         raise NotImplementedError("You must implement either the backward or vjp method for your custom "
                                   "autograd.Function to use it with backward mode AD.")
 
+    # False for built-in ops whose setup_context only saves for backward: with nothing to
+    # record, their forward runs alone (user Functions always get setup_context, as in PyTorch).
+    _setup_unrecorded = True
+
     def __call__(self, *args, **kwargs):
         raise RuntimeError("Legacy autograd function with non-static forward method is deprecated. Please "
                            "use new-style autograd function with static forward method. (Example: "
@@ -187,44 +192,57 @@ class Function(metaclass=FunctionMeta):
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        if cls._new_style:
-            return _apply_new_style(cls, args, kwargs)
-        grad_on = getattr(_grad_state, "enabled", True)
-        needs = None
-        if grad_on:
+        if _grad_state.enabled:
             for a in args:
                 if isinstance(a, Tensor) and (a._requires_grad or a.grad_fn is not None):
-                    needs = tuple([isinstance(b, Tensor) and (b._requires_grad or b.grad_fn is not None)
-                                   for b in args])
-                    break
-        if needs is None:  # nothing to record: a throwaway ctx, no node
-            ctx = _NoGradCtx(cls, len(args))
-            if grad_on:
-                _grad_state.enabled = False
-                try:
-                    out = cls.forward(ctx, *args, **kwargs)
-                finally:
-                    _grad_state.enabled = True
-            else:
-                out = cls.forward(ctx, *args, **kwargs)
-            _bump_versions(ctx.dirty)
-            return out
-        node = cls._backward_cls()
-        node.needs_input_grad = needs
-        _grad_state.enabled = False
-        try:
-            out = cls.forward(node, *args, **kwargs)
-        finally:
-            _grad_state.enabled = True
+                    return (_record_new_style if cls._new_style else _record)(cls, args, kwargs)
+            _grad_state.enabled = False   # forward never records, even when it calls other ops
+            try:
+                return _run_unrecorded(cls, args, kwargs)
+            finally:
+                _grad_state.enabled = True
+        return _run_unrecorded(cls, args, kwargs)
+
+
+def _run_unrecorded(cls, args: tuple, kwargs: dict):
+    """Forward with a throwaway ctx: nothing needs a gradient (or grad mode is off), so no node."""
+    if cls._new_style:
+        if not cls._setup_unrecorded:
+            return cls.forward(*args, **kwargs)
+        args = _bind(cls, args, kwargs)
+        ctx = _NoGradCtx(cls, len(args))
+        out = cls.forward(*args)
+        cls.setup_context(ctx, args, out)
+    else:
+        ctx = _NoGradCtx(cls, len(args))
+        out = cls.forward(ctx, *args, **kwargs)
+    if ctx.dirty:
+        _bump_versions(ctx.dirty)
+    return out
+
+
+def _record(cls, args: tuple, kwargs: dict):
+    """Forward with a node as ctx, then wire the node into the graph (some input needs a gradient)."""
+    needs = []
+    for b in args:
+        needs.append(isinstance(b, Tensor) and (b._requires_grad or b.grad_fn is not None))
+    needs = tuple(needs)
+    node = cls._backward_cls()
+    node.needs_input_grad = needs
+    _grad_state.enabled = False
+    try:
+        out = cls.forward(node, *args, **kwargs)
+    finally:
+        _grad_state.enabled = True
+    if node.dirty:
         _bump_versions(node.dirty)
-        return _wire(node, args, needs, out)
+    return _wire(node, args, needs, out)
 
 
 def _bump_versions(dirty) -> None:
     """Tensors a forward marked dirty were modified in place: once, whether or not a graph is kept."""
-    if dirty:
-        for d in dirty:
-            d._vc[0] += 1
+    for d in dirty:
+        d._vc[0] += 1
 
 
 _FALSES = [(False,) * n for n in range(8)]
@@ -254,36 +272,50 @@ class _NoGradCtx:
         pass
 
 
-def _apply_new_style(cls, args: tuple, kwargs: dict):
-    """``forward(*args)`` then ``setup_context(ctx, inputs, output)``; inputs include bound defaults."""
-    if cls._forward_sig is None:
+def _bind(cls, args: tuple, kwargs: dict) -> tuple:
+    """``forward``'s arguments as one positional tuple with defaults filled in (what setup_context sees)."""
+    if cls._n_params is None:
         import inspect
         cls._forward_sig = inspect.signature(cls.forward)
-    bound = cls._forward_sig.bind(*args, **kwargs)
-    bound.apply_defaults()
-    args = bound.args
+        params = cls._forward_sig.parameters.values()
+        plain = all(p.kind is p.POSITIONAL_OR_KEYWORD for p in params)
+        cls._n_params = len(cls._forward_sig.parameters) if plain else -1
+    if kwargs or len(args) != cls._n_params:  # defaults or keywords to fill in: bind (slow, rare)
+        bound = cls._forward_sig.bind(*args, **kwargs)
+        bound.apply_defaults()
+        return bound.args
+    return args
+
+
+def _record_new_style(cls, args: tuple, kwargs: dict):
+    """``forward(*args)`` then ``setup_context(ctx, inputs, output)``; inputs include bound defaults."""
+    args = _bind(cls, args, kwargs)
     node = cls._backward_cls()
-    grad_on = getattr(_grad_state, "enabled", True)
-    needs = tuple([grad_on and isinstance(a, Tensor) and a.requires_grad for a in args])
+    needs = tuple([isinstance(a, Tensor) and (a._requires_grad or a.grad_fn is not None) for a in args])
     node.needs_input_grad = needs
     _grad_state.enabled = False
     try:
         out = cls.forward(*args)
         cls.setup_context(node, args, out)
     finally:
-        _grad_state.enabled = grad_on
-    _bump_versions(node.dirty)
-    if True not in needs:
-        node.to_save = None
-        return out
+        _grad_state.enabled = True
+    if node.dirty:
+        _bump_versions(node.dirty)
     return _wire(node, args, needs, out)
 
 
 def _wire(node: BackwardNode, args: tuple, needs: tuple, out):
     """Connect ``node`` to its inputs and outputs after ``forward`` ran."""
-    # graph.gradient_edge inlined: ``needs`` already says each input requires grad
-    node.next_edges = [((a.grad_fn, a._output_nr) if a.grad_fn is not None else (grad_accumulator(a), 0))
-                       if n else None for a, n in zip(args, needs)]
+    # graph.gradient_edge inlined (``needs`` already says each input requires grad); a loop, not a
+    # comprehension, as this runs once per recorded op
+    edges = []
+    for a, n in zip(args, needs):
+        if n:
+            fn = a.grad_fn
+            edges.append((fn, a._output_nr) if fn is not None else (grad_accumulator(a), 0))
+        else:
+            edges.append(None)
+    node.next_edges = edges
     if type(out) is Tensor and node.dirty is None and node.non_differentiable is None:
         # the common case: one fresh output
         for a in args:
@@ -294,7 +326,8 @@ def _wire(node: BackwardNode, args: tuple, needs: tuple, out):
         node.out_meta = [(data.shape, data.dtype, out._device)]
         if data.dtype.kind == "f":
             out.grad_fn = node
-        _finish(node, (out,))
+        if node.to_save or anomaly.enabled:
+            _finish(node, (out,))
         return out
     single = not isinstance(out, tuple)
     outs = (out,) if single else out
@@ -328,7 +361,7 @@ def _finish(node: BackwardNode, outputs) -> None:
     """Turn what forward asked to save into SavedTensors (outputs kept without their grad_fn)."""
     to_save = node.to_save
     if to_save:
-        stack = getattr(_hooks_tls, "stack", None)   # saved_tensors_hooks active on this thread?
+        stack = _hooks_tls.stack   # saved_tensors_hooks active on this thread?
         hooks = stack[-1] if stack else None
         saved = []
         for t in to_save:
@@ -338,7 +371,11 @@ def _finish(node: BackwardNode, outputs) -> None:
             if not isinstance(t, Tensor):
                 raise TypeError(f"save_for_backward can only save variables, but argument {len(saved)} is "
                                 f"of type {type(t).__name__}")
-            nr = next((j for j, o in enumerate(outputs) if o is t), None)
+            nr = None
+            for j, o in enumerate(outputs):
+                if o is t:
+                    nr = j
+                    break
             saved.append(SavedTensor(t, nr, hooks))
         node.saved = saved
         node.to_save = None
@@ -448,7 +485,7 @@ def once_differentiable(fn):
         from .grad_mode import no_grad
         with no_grad():
             out = fn(ctx, *grads)
-        if not getattr(_grad_state, "enabled", True):
+        if not _grad_state.enabled:
             return out
         outs = out if isinstance(out, tuple) else (out,)
         if not any(getattr(g, "requires_grad", False) for g in grads):

@@ -13,6 +13,10 @@ import weakref
 from typing import Any, Callable
 
 _seq = itertools.count()
+# Sequence numbers order the engine's ready queues (later nodes first). Accumulate-grad nodes
+# take numbers above all others, so leaves get their gradients as soon as they are ready
+# (PyTorch gives them UINT64_MAX).
+ACCUMULATE_FIRST = 1 << 62
 
 FREED_MESSAGE = (
     "Trying to backward through the graph a second time (or directly access saved tensors after "
@@ -109,18 +113,22 @@ class _HookDict:
         return self.d.pop(k, default)
 
 
+class _HooksState(threading.local):
+    stack: list | None = None   # this thread's (pack, unpack) pairs, innermost last
+
+
 class saved_tensors_hooks:
     """Context manager (PyTorch's ``autograd.graph.saved_tensors_hooks``): every tensor an op saves
     for backward inside it is stored as ``pack_hook(tensor)`` and recovered with
     ``unpack_hook(packed)`` when backward needs it. Per thread; nests."""
 
-    _tls = threading.local()
+    _tls = _HooksState()
 
     def __init__(self, pack_hook: Callable, unpack_hook: Callable) -> None:
         self.hooks = (pack_hook, unpack_hook)
 
     def __enter__(self):
-        stack = getattr(self._tls, "stack", None)
+        stack = self._tls.stack
         if stack is None:
             stack = self._tls.stack = []
         stack.append(self.hooks)
@@ -132,7 +140,7 @@ class saved_tensors_hooks:
 
 def current_saved_tensors_hooks() -> tuple | None:
     """The innermost (pack, unpack) pair active on this thread, or None."""
-    stack = getattr(saved_tensors_hooks._tls, "stack", None)
+    stack = saved_tensors_hooks._tls.stack
     return stack[-1] if stack else None
 
 
@@ -149,6 +157,7 @@ class AccumulateGrad(Node):
 
     def __init__(self, variable) -> None:
         super().__init__()
+        self.seq += ACCUMULATE_FIRST
         self.variable = variable
         self.out_meta = [(variable._data.shape, variable._data.dtype, variable._device)]
         self.tensor_pre_hooks = variable._leaf_hooks  # hooks live on the leaf, shared with us

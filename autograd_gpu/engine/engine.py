@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from heapq import heappop
+from heapq import heappop, heappush
 
 import numpy as np
 
@@ -51,14 +51,14 @@ def run_backward(root_edges: list, root_grads: list, keep_graph: bool, create_gr
     task.threaded = not single
     task.switch_devices = single and len(devices) > 1
     task.caller_queue = LocalQueue() if single else SharedQueue()
-    prev_grad = getattr(_grad_state, "enabled", True)
+    prev_grad = _grad_state.enabled
     prev_devices = [(t, current_index(t)) for t in {d.type for d in devices}] if single else []
     if single and devices:
         _make_current(next(iter(devices)))
     try:
         _grad_state.enabled = create_graph
         task.outstanding = 1
-        task.caller_queue.put((0, next(_tiebreak), root, []))
+        task.caller_queue.put((priority(root), next(_tiebreak), root, []))
         with np.errstate(all="ignore"):  # inf/nan in a gradient is data, not a warning (as in PyTorch)
             _loop(task)
     finally:
@@ -72,23 +72,24 @@ def run_backward(root_edges: list, root_grads: list, keep_graph: bool, create_gr
 
 
 def _count_dependencies(task: GraphTask, root: GraphRoot) -> set:
+    """Fill ``task.deps`` (how many gradients each reachable node waits for); the non-CPU devices seen."""
     deps = task.deps
     devices: set = set()
     stack = [root]
-    seen = {root}
     while stack:
-        node = stack.pop()
-        for edge in node.next_edges:
+        for edge in stack.pop().next_edges:
             if edge is None:
                 continue
             nxt = edge[0]
-            deps[nxt] = deps.get(nxt, 0) + 1
-            if nxt not in seen:
-                seen.add(nxt)
-                stack.append(nxt)
-                dev = node_device(nxt)
-                if dev.type != "cpu":
-                    devices.add(dev)
+            if nxt in deps:
+                deps[nxt] += 1
+                continue
+            deps[nxt] = 1
+            stack.append(nxt)
+            for meta in nxt.out_meta:   # node_device, inlined: this loop visits the whole graph
+                if meta[2].type != "cpu":
+                    devices.add(meta[2])
+                    break
     return devices
 
 
@@ -143,7 +144,10 @@ def _loop(task: GraphTask) -> None:
             try:
                 if switch:
                     _make_current(node_device(node))
-                _evaluate(task, node, grads)
+                outputs = _evaluate(task, node, grads)
+                if outputs is not None:
+                    for nxt, buf in _route(task, node, outputs):
+                        heappush(heap, (-nxt.seq, 0, nxt, buf))   # seq is unique: no tiebreak needed
             except BaseException as e:  # noqa: BLE001 - re-raised by run_backward
                 _name_node(e, node)
                 task.error = e
@@ -158,15 +162,27 @@ def _loop(task: GraphTask) -> None:
 
 def _run(task: GraphTask, node, grads: list) -> None:
     """Run one node of a threaded task (on whichever thread owns its device) and route its outputs."""
+    ready = ()
     if task.error is None:
         try:
             _grad_state.enabled = task.create_graph
-            _evaluate(task, node, grads)
+            outputs = _evaluate(task, node, grads)
+            if outputs is not None:
+                with task.lock:
+                    ready = _route(task, node, outputs)
+                    task.outstanding += len(ready)
         except BaseException as e:  # noqa: BLE001 - re-raised in the caller
             with task.lock:
                 if task.error is None:
                     _name_node(e, node)
                     task.error = e
+    for nxt, buf in ready:
+        item = (priority(nxt), next(_tiebreak), task, nxt, buf)
+        dev: Device = node_device(nxt)
+        if dev is not CPU:
+            worker_for(dev, _run).queue.put(item)
+        else:
+            task.caller_queue.put((item[0], item[1], nxt, buf))
     with task.lock:
         task.outstanding -= 1
         done = task.outstanding == 0
@@ -201,7 +217,8 @@ def _name_node(e: BaseException, node) -> None:
         e.args = (f"{e.args[0]}\n{note}",) + e.args[1:]
 
 
-def _evaluate(task: GraphTask, node, grads: list) -> None:
+def _evaluate(task: GraphTask, node, grads: list) -> list | None:
+    """Hooks, then the node itself; its gradients for its next edges (None: pruned, nothing to route)."""
     if node.tensor_pre_hooks:
         for nr, hooks in node.tensor_pre_hooks.items():
             for fn in list(hooks.values()):
@@ -213,11 +230,12 @@ def _evaluate(task: GraphTask, node, grads: list) -> None:
         for nr, fn in node.retains_grad_hooks.items():
             if grads[nr] is not None:
                 fn(grads[nr])
-    caps = task.captures.get(node) if task.captures else None
-    if caps:
-        _capture(task, node, grads, caps)
+    if task.captures:
+        caps = task.captures.get(node)
+        if caps:
+            _capture(task, node, grads, caps)
     if task.exec_nodes is not None and node not in task.exec_nodes:
-        return
+        return None
     if node.pre_hooks:
         for fn in list(node.pre_hooks.values()):
             new = fn(tuple(grads))
@@ -238,7 +256,7 @@ def _evaluate(task: GraphTask, node, grads: list) -> None:
                 outputs = tuple(new)
     if anomaly.enabled and anomaly.check_nan:
         _check_nan(node, outputs)
-    _route(task, node, outputs)
+    return outputs
 
 
 def _capture(task: GraphTask, node, grads: list, caps: list) -> None:
@@ -292,8 +310,13 @@ def _validate(node, i: int, g, meta):
     return g
 
 
-def _route(task: GraphTask, node, outputs) -> None:
-    exec_nodes = task.exec_nodes
+def _route(task: GraphTask, node, outputs) -> list:
+    """Add ``node``'s outputs into the next nodes' input buffers; the (node, gradients) now ready.
+
+    The threaded engine calls this under ``task.lock``; the single-threaded loop needs no lock.
+    """
+    exec_nodes, buffers, deps = task.exec_nodes, task.buffers, task.deps
+    ready = []
     for i, edge in enumerate(node.next_edges):
         if edge is None:
             continue
@@ -306,27 +329,16 @@ def _route(task: GraphTask, node, outputs) -> None:
             d = g._data
             if d.shape != meta[0] or g._device is not meta[2] or d.dtype != meta[1]:
                 g = _validate(node, i, g, meta)
-        with task.lock:
-            buf = task.buffers.get(nxt)
-            if buf is None:
-                buf = task.buffers[nxt] = [None] * len(nxt.out_meta)
-            if g is not None:
-                cur = buf[nr]
-                buf[nr] = g if cur is None else _add_on(nxt.out_meta[nr][2], cur, g)
-            left = task.deps[nxt] - 1
-            task.deps[nxt] = left
+        left = deps[nxt] - 1
+        deps[nxt] = left
+        buf = buffers.get(nxt) if left else buffers.pop(nxt, None)
+        if buf is None:
+            buf = [None] * len(nxt.out_meta)
             if left:
-                continue
-            del task.buffers[nxt]
-            task.outstanding += 1
-        _schedule(task, nxt, buf)
-
-
-def _schedule(task: GraphTask, node, grads: list) -> None:
-    item = (priority(node), next(_tiebreak), task, node, grads)
-    if task.threaded:
-        dev: Device = node_device(node)
-        if dev is not CPU:
-            worker_for(dev, _run).queue.put(item)
-            return
-    task.caller_queue.put((item[0], item[1], node, grads))
+                buffers[nxt] = buf
+        if g is not None:
+            cur = buf[nr]
+            buf[nr] = g if cur is None else _add_on(nxt.out_meta[nr][2], cur, g)
+        if not left:
+            ready.append((nxt, buf))
+    return ready

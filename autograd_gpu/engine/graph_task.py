@@ -8,13 +8,12 @@ import threading
 from ..autograd.graph import Node
 from ..device import CPU
 
-ACCUMULATE_FIRST = 1 << 62  # accumulate-grad nodes jump the queue, as in PyTorch
 DONE = object()
 
 
 def priority(node: Node) -> int:
-    """Lower runs first: later-created nodes first, leaves' accumulators before all."""
-    return -node.seq - (ACCUMULATE_FIRST if node.is_accumulate else 0)
+    """Lower runs first: later-created nodes first, leaves' accumulators before all (``Node.seq``)."""
+    return -node.seq
 
 
 def node_device(node: Node):

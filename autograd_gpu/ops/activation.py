@@ -17,7 +17,7 @@ from ..dispatch import register
 from ..tensor import Tensor
 from ._common import kernel
 from .compare import where
-from .elementwise import _unary, run_float
+from .elementwise import ElementwiseFunction, _unary, run_float
 from .unary import _np_sigmoid, exp, sigmoid, tanh
 
 _SQRT1_2 = 1 / math.sqrt(2.0)
@@ -156,7 +156,8 @@ class Silu(Function):
         return SiluBackward.apply(g, x), None
 
 
-class SiluBackward(Function):
+class SiluBackward(ElementwiseFunction):
+    kernel_op = "silu_bwd"
     node_name = "SiluBackwardBackward0"
 
     @staticmethod

@@ -16,7 +16,7 @@ from ..backends import cuda
 from ..dispatch import register
 from ..tensor import Tensor
 from ._common import kernel
-from .elementwise import (_INF, _SCALARS, _is_bool, _on_device_of, _same, _xp, _xp_ufunc, _zero_grads, run,
+from .elementwise import (ElementwiseFunction, _INF, _SCALARS, _is_bool, _on_device_of, _same, _xp, _xp_ufunc, _zero_grads, run,
                           run_float)
 from .unary import log
 
@@ -27,7 +27,8 @@ register("add_fwd", "numpy", lambda x, y, a=1.0: np.add(x, y) if a == 1.0 else x
 register("add_fwd", "cupy", cuda.elementwise("add_fwd"))      # x + a * y
 
 
-class Add(Function):
+class Add(ElementwiseFunction):
+    kernel_op = "add_fwd"
     node_name = "AddBackward0"
 
     @staticmethod
@@ -43,14 +44,15 @@ class Add(Function):
 
 
 def add(input, other, *, alpha=1) -> Tensor:
-    return Add.apply(input, other, alpha)
+    return Add.apply(input, other) if alpha == 1 else Add.apply(input, other, alpha)
 
 
 register("sub_fwd", "numpy", lambda x, y, a=1.0: np.subtract(x, y) if a == 1.0 else x - a * y)
 register("sub_fwd", "cupy", cuda.elementwise("sub_fwd"))      # x - a * y
 
 
-class Sub(Function):
+class Sub(ElementwiseFunction):
+    kernel_op = "sub_fwd"
     node_name = "SubBackward0"
 
     @staticmethod
@@ -71,7 +73,7 @@ class Sub(Function):
 
 
 def sub(input, other, *, alpha=1) -> Tensor:
-    return Sub.apply(input, other, alpha)
+    return Sub.apply(input, other) if alpha == 1 else Sub.apply(input, other, alpha)
 
 
 # mul / div -----------------------------------------------------------------------
@@ -79,23 +81,25 @@ register("mul_fwd", "numpy", np.multiply)
 register("mul_fwd", "cupy", cuda.elementwise("mul_fwd"))      # x * y
 
 
-class Mul(Function):
+class Mul(ElementwiseFunction):
+    kernel_op = "mul_fwd"
     node_name = "MulBackward0"
 
     @staticmethod
     def forward(ctx, x, y):
         need = ctx.needs_input_grad
-        ctx.save_for_backward(x if need[1] and isinstance(x, Tensor) else None,
-                              y if need[0] and isinstance(y, Tensor) else None)
-        ctx.x, ctx.y = (None if isinstance(x, Tensor) else x), (None if isinstance(y, Tensor) else y)
+        tx, ty = isinstance(x, Tensor), isinstance(y, Tensor)
+        ctx.save_for_backward(x if need[1] and tx else None, y if need[0] and ty else None)
+        if not (tx and ty):
+            ctx.scalar = y if tx else x   # the Python number operand: nothing to save
         return run("mul_fwd", x, y)
 
     @staticmethod
     def backward(ctx, g):
         x, y = ctx.saved_tensors
         need = ctx.needs_input_grad
-        gx = g * (y if y is not None else ctx.y) if need[0] else None
-        gy = g * (x if x is not None else ctx.x) if need[1] else None
+        gx = g * (y if y is not None else ctx.scalar) if need[0] else None
+        gy = g * (x if x is not None else ctx.scalar) if need[1] else None
         return gx, gy
 
 
@@ -107,7 +111,8 @@ register("div_fwd", "numpy", np.true_divide)
 register("div_fwd", "cupy", cuda.elementwise("div_fwd"))      # x / y
 
 
-class Div(Function):
+class Div(ElementwiseFunction):
+    kernel_op = "div_fwd"
     node_name = "DivBackward0"
 
     @staticmethod
@@ -132,7 +137,8 @@ register("div_bwd_y", "numpy", lambda g, x, y: -g * x / (y * y))
 register("div_bwd_y", "cupy", cuda.elementwise("div_bwd_y"))  # -g x / y^2
 
 
-class DivBackwardY(Function):
+class DivBackwardY(ElementwiseFunction):
+    kernel_op = "div_bwd_y"
     node_name = "DivBackwardBackward0"
 
     @staticmethod
@@ -196,7 +202,8 @@ register("remainder_fwd", "numpy", np.remainder)
 register("remainder_fwd", "cupy", cuda.elementwise("remainder_fwd"))   # x - floor(x/y) y
 
 
-class Remainder(Function):
+class Remainder(ElementwiseFunction):
+    kernel_op = "remainder_fwd"
     node_name = "RemainderBackward0"
 
     @staticmethod
@@ -226,7 +233,8 @@ register("neg_fwd", "numpy", np.negative)
 register("neg_fwd", "cupy", cuda.elementwise("neg_fwd"))      # -x
 
 
-class Neg(Function):
+class Neg(ElementwiseFunction):
+    kernel_op = "neg_fwd"
     node_name = "NegBackward0"
 
     @staticmethod
@@ -251,7 +259,8 @@ register("abs_fwd", "numpy", np.abs)
 register("abs_fwd", "cupy", cuda.elementwise("abs_fwd"))      # |x|
 
 
-class Abs(Function):
+class Abs(ElementwiseFunction):
+    kernel_op = "abs_fwd"
     node_name = "AbsBackward0"
 
     @staticmethod
@@ -269,7 +278,8 @@ register("abs_bwd", "numpy", lambda g, x: g * np.sign(x))
 register("abs_bwd", "cupy", cuda.elementwise("abs_bwd"))      # g sign(x)
 
 
-class AbsBackward(Function):
+class AbsBackward(ElementwiseFunction):
+    kernel_op = "abs_bwd"
     node_name = "AbsBackwardBackward0"
 
     @staticmethod
@@ -389,7 +399,8 @@ def _pow_fwd(base, exponent) -> Tensor:
     return run("pow_int_fwd", base, exponent)
 
 
-class PowScalar(Function):
+class PowScalar(ElementwiseFunction):
+    kernel_op = "pow_fwd"
     node_name = "PowBackward0"
 
     @staticmethod
@@ -427,7 +438,8 @@ class PowScalarBackward(Function):
         return PowScalarBackward.apply(gg, x, a) if need[0] else None, gx, None
 
 
-class PowTensor(Function):
+class PowTensor(ElementwiseFunction):
+    kernel_op = "pow_fwd"
     node_name = "PowBackward1"
 
     @staticmethod
@@ -462,7 +474,8 @@ register("pow_bwd_x", "numpy", lambda g, x, y: np.where(y == 0, 0, g * y * np.po
 register("pow_bwd_x", "cupy", cuda.elementwise("pow_bwd_x"))   # y == 0 ? 0 : g y x^(y-1)
 
 
-class PowBackwardX(Function):
+class PowBackwardX(ElementwiseFunction):
+    kernel_op = "pow_bwd_x"
     node_name = "PowBackwardBackward1"
 
     @staticmethod
@@ -488,7 +501,8 @@ register("pow_bwd_y", "numpy", _pow_bwd_y)
 register("pow_bwd_y", "cupy", cuda.elementwise("pow_bwd_y"))   # (x == 0 && y >= 0) ? 0 : g x^y log(x)
 
 
-class PowBackwardY(Function):
+class PowBackwardY(ElementwiseFunction):
+    kernel_op = "pow_bwd_y"
     node_name = "PowBackwardBackward2"
 
     @staticmethod

@@ -13,7 +13,7 @@ from ..backends import cuda
 from ..dispatch import register
 from ..tensor import Tensor
 from ._common import broadcast_shapes, check_same_device, kernel, on_device
-from .elementwise import _BOOL, _INF, _operands, _run_as, _same, _wrap, _xp_ufunc, run, run_float
+from .elementwise import ElementwiseFunction, _BOOL, _INF, _operands, _run_as, _same, _wrap, _xp_ufunc, run, run_float
 
 
 
@@ -87,7 +87,8 @@ register("minimum_fwd", "numpy", np.minimum)
 register("minimum_fwd", "cupy", cuda.elementwise("minimum_fwd"))   # min(x, y), NaN propagates
 
 
-class Maximum(Function):
+class Maximum(ElementwiseFunction):
+    kernel_op = "maximum_fwd"
     node_name = "MaximumBackward0"
 
     @staticmethod
@@ -104,7 +105,8 @@ class Maximum(Function):
                 MaximumBackwardX.apply(g, y, x) if need[1] else None)
 
 
-class Minimum(Function):
+class Minimum(ElementwiseFunction):
+    kernel_op = "minimum_fwd"
     node_name = "MinimumBackward0"
 
     @staticmethod
@@ -127,15 +129,14 @@ register("minimum_bwd_x", "numpy", lambda g, x, y: np.where(x < y, g, np.where(x
 register("minimum_bwd_x", "cupy", cuda.elementwise("minimum_bwd_x"))
 
 
-class _ExtremumBackwardX(Function):
+class _ExtremumBackwardX(ElementwiseFunction):
     """g routed to the winning side; piecewise constant in x and y, so only g has a gradient."""
-    op = ""
 
     @classmethod
     def forward(cls, ctx, g, x, y):
         ctx.save_for_backward(*(v if isinstance(v, Tensor) else None for v in (x, y)))
         ctx.scalars = (x, y)
-        return run_float(cls.op, g, x, y)
+        return run_float(cls.kernel_op, g, x, y)
 
     @classmethod
     def backward(cls, ctx, gg):
@@ -145,12 +146,12 @@ class _ExtremumBackwardX(Function):
 
 class MaximumBackwardX(_ExtremumBackwardX):
     node_name = "MaximumBackwardBackward0"
-    op = "maximum_bwd_x"
+    kernel_op = "maximum_bwd_x"
 
 
 class MinimumBackwardX(_ExtremumBackwardX):
     node_name = "MinimumBackwardBackward0"
-    op = "minimum_bwd_x"
+    kernel_op = "minimum_bwd_x"
 
 
 def maximum(input, other) -> Tensor:

@@ -10,16 +10,20 @@ through the array module of the CUDA backend (``_xp_ufunc``), never by importing
 from __future__ import annotations
 
 import builtins
+import inspect
 import math
 
 import numpy as np
 
 from .. import dtypes as _dt
+from ..autograd.function import Function, _record
+from ..autograd.grad_mode import _state as _grad_state
 from ..tensor import Tensor
 from ._common import broadcast_shapes, check_same_device, kernel
 from .creation import zeros_like
 
 _BOOL = np.dtype(np.bool_)
+_NDARRAY = np.ndarray
 _INF = math.inf
 _SCALARS = (builtins.int, builtins.float, builtins.bool)
 
@@ -52,7 +56,7 @@ def _operands(*xs, dtype=None) -> tuple:
 
 def _wrap(out, device) -> Tensor:
     # NumPy returns a scalar, not a 0-d array, for 0-d inputs; tensors must hold arrays
-    if isinstance(out, np.generic):
+    if type(out) is not _NDARRAY and isinstance(out, np.generic):
         out = np.asarray(out)
     return Tensor._make(out, device)
 
@@ -61,7 +65,10 @@ _CAT = {"b": 0, "u": 1, "i": 1, "f": 2}
 
 
 def _fast(x, y):
-    """The arrays of a binary op that needs no cast, broadcast check or device check, else None."""
+    """The arrays of a binary op that needs no cast, broadcast check or device check, else None.
+
+    A Python number comes back as a scalar of the tensor's dtype: a kernel that applies a NumPy
+    function to it would otherwise get a float64 scalar, which promotes the result."""
     if type(x) is Tensor:
         dx = x._data
         if type(y) is Tensor:
@@ -70,11 +77,11 @@ def _fast(x, y):
                 return x, dx, dy
         elif type(y) in _SCALARS and _CAT[dx.dtype.kind] >= (2 if type(y) is builtins.float else
                                                                0 if type(y) is builtins.bool else 1):
-            return x, dx, y
+            return x, dx, dx.dtype.type(y)
     elif type(y) is Tensor and type(x) in _SCALARS:
         dy = y._data
         if _CAT[dy.dtype.kind] >= (2 if type(x) is builtins.float else 0 if type(x) is builtins.bool else 1):
-            return y, x, dy
+            return y, dy.dtype.type(x), dy
     return None
 
 
@@ -118,6 +125,56 @@ def _unary(op: str, x: Tensor, **params) -> Tensor:
 def _same(op: str, x: Tensor, **params) -> Tensor:
     """A unary kernel that keeps the input's dtype."""
     return _wrap(kernel(op, x)(x._data, **params), x._device)
+
+
+_function_apply = Function.__dict__["apply"].__func__
+
+
+class ElementwiseFunction(Function):
+    """A Function whose forward, given floating tensors of one dtype, shape and device (and Python
+    numbers), is exactly its kernel ``kernel_op`` called on the arrays.
+
+    When nothing is recorded, ``apply`` then calls that kernel directly: no ctx, no grad-mode
+    switch, no promotion or broadcast checks (PyTorch's autograd layer steps aside the same way).
+    This is most of a backward pass's ops. ``tests/test_elementwise_fast_path.py`` checks every
+    subclass gives what its forward gives.
+    """
+
+    kernel_op = ""
+    _n_operands = 0   # forward's parameters without a default: the kernel's operands
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        params = list(inspect.signature(cls.forward).parameters.values())[1:]   # after ctx
+        cls._n_operands = sum(p.default is p.empty for p in params)
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        x = args[0] if args else None
+        if type(x) is Tensor and not kwargs:
+            d = x._data
+            grad_on = _grad_state.enabled
+            if grad_on and (x._requires_grad or x.grad_fn is not None):
+                return _record(cls, args, kwargs)   # what Function.apply would decide, without the scan
+            if d.dtype.kind == "f" and len(args) == cls._n_operands:
+                if len(args) == 1:
+                    return _wrap(kernel(cls.kernel_op, x)(d), x._device)
+                arrays = [d]
+                for a in args[1:]:
+                    t = type(a)
+                    if t is Tensor:
+                        e = a._data
+                        if (e.dtype != d.dtype or e.shape != d.shape or a._device is not x._device
+                                or (grad_on and (a._requires_grad or a.grad_fn is not None))):
+                            break
+                        arrays.append(e)
+                    elif t is builtins.float or t is builtins.int:   # bool scalars: forward's checks
+                        arrays.append(d.dtype.type(a))                 # as _fast does
+                    else:
+                        break
+                else:
+                    return _wrap(kernel(cls.kernel_op, x)(*arrays), x._device)
+        return _function_apply(cls, *args, **kwargs)
 
 
 def _xp():

@@ -312,7 +312,7 @@ class SetItem(Function):
 
 
 def _check_inplace(t: Tensor) -> None:
-    if not getattr(_grad_state, "enabled", True):
+    if not _grad_state.enabled:
         return
     if t.grad_fn is None and t._requires_grad:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")

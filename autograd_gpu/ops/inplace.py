@@ -100,7 +100,7 @@ def _validate(self: Tensor, *others, div: bool = False) -> np.dtype:
 
 def _needs_grad(self: Tensor, *others) -> bool:
     """Whether the op must be recorded; raises the leaf error before anything is written."""
-    if not getattr(_grad_state, "enabled", True):
+    if not _grad_state.enabled:
         return False
     needs = self.requires_grad or any(isinstance(o, Tensor) and o.requires_grad for o in others)
     if not needs:

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd.function import Function
 from ..backends import cuda
 from ..dispatch import register
 from ..tensor import Tensor
-from .elementwise import _same, _unary, run, run_float
+from .elementwise import ElementwiseFunction, _same, _unary, run, run_float
 
 
 
@@ -20,7 +19,8 @@ register("exp_fwd", "numpy", np.exp)
 register("exp_fwd", "cupy", cuda.elementwise("exp_fwd"))      # exp(x)
 
 
-class Exp(Function):
+class Exp(ElementwiseFunction):
+    kernel_op = "exp_fwd"
     node_name = "ExpBackward0"
 
     @staticmethod
@@ -43,7 +43,8 @@ register("expm1_fwd", "numpy", np.expm1)
 register("expm1_fwd", "cupy", cuda.elementwise("expm1_fwd"))  # exp(x) - 1
 
 
-class Expm1(Function):
+class Expm1(ElementwiseFunction):
+    kernel_op = "expm1_fwd"
     node_name = "Expm1Backward0"
 
     @staticmethod
@@ -66,7 +67,8 @@ register("log_fwd", "numpy", np.log)
 register("log_fwd", "cupy", cuda.elementwise("log_fwd"))      # log(x)
 
 
-class Log(Function):
+class Log(ElementwiseFunction):
+    kernel_op = "log_fwd"
     node_name = "LogBackward0"
 
     @staticmethod
@@ -84,7 +86,8 @@ register("log_bwd", "numpy", lambda g, x: g / x)
 register("log_bwd", "cupy", cuda.elementwise("log_bwd"))      # g / x
 
 
-class LogBackward(Function):
+class LogBackward(ElementwiseFunction):
+    kernel_op = "log_bwd"
     node_name = "LogBackwardBackward0"
 
     @staticmethod
@@ -108,7 +111,8 @@ register("log1p_fwd", "numpy", np.log1p)
 register("log1p_fwd", "cupy", cuda.elementwise("log1p_fwd"))  # log(1 + x)
 
 
-class Log1p(Function):
+class Log1p(ElementwiseFunction):
+    kernel_op = "log1p_fwd"
     node_name = "Log1PBackward0"
 
     @staticmethod
@@ -126,7 +130,8 @@ register("log1p_bwd", "numpy", lambda g, x: g / (1 + x))
 register("log1p_bwd", "cupy", cuda.elementwise("log1p_bwd"))  # g / (1 + x)
 
 
-class Log1pBackward(Function):
+class Log1pBackward(ElementwiseFunction):
+    kernel_op = "log1p_bwd"
     node_name = "Log1PBackwardBackward0"
 
     @staticmethod
@@ -153,7 +158,8 @@ register("sqrt_fwd", "numpy", np.sqrt)
 register("sqrt_fwd", "cupy", cuda.elementwise("sqrt_fwd"))    # sqrt(x)
 
 
-class Sqrt(Function):
+class Sqrt(ElementwiseFunction):
+    kernel_op = "sqrt_fwd"
     node_name = "SqrtBackward0"
 
     @staticmethod
@@ -172,7 +178,8 @@ register("sqrt_bwd", "numpy", lambda g, y: g / (2 * y))
 register("sqrt_bwd", "cupy", cuda.elementwise("sqrt_bwd"))    # g / (2y)
 
 
-class SqrtBackward(Function):
+class SqrtBackward(ElementwiseFunction):
+    kernel_op = "sqrt_bwd"
     node_name = "SqrtBackwardBackward0"
 
     @staticmethod
@@ -196,7 +203,8 @@ register("rsqrt_fwd", "numpy", lambda x: np.reciprocal(np.sqrt(x)))
 register("rsqrt_fwd", "cupy", cuda.elementwise("rsqrt_fwd"))  # 1 / sqrt(x)
 
 
-class Rsqrt(Function):
+class Rsqrt(ElementwiseFunction):
+    kernel_op = "rsqrt_fwd"
     node_name = "RsqrtBackward0"
 
     @staticmethod
@@ -215,7 +223,8 @@ register("rsqrt_bwd", "numpy", lambda g, y: -0.5 * g * y * y * y)
 register("rsqrt_bwd", "cupy", cuda.elementwise("rsqrt_bwd"))  # -0.5 g y^3
 
 
-class RsqrtBackward(Function):
+class RsqrtBackward(ElementwiseFunction):
+    kernel_op = "rsqrt_bwd"
     node_name = "RsqrtBackwardBackward0"
 
     @staticmethod
@@ -239,7 +248,8 @@ register("reciprocal_fwd", "numpy", np.reciprocal)
 register("reciprocal_fwd", "cupy", cuda.elementwise("reciprocal_fwd"))  # 1 / x
 
 
-class Reciprocal(Function):
+class Reciprocal(ElementwiseFunction):
+    kernel_op = "reciprocal_fwd"
     node_name = "ReciprocalBackward0"
 
     @staticmethod
@@ -258,7 +268,8 @@ register("reciprocal_bwd", "numpy", lambda g, y: -g * y * y)
 register("reciprocal_bwd", "cupy", cuda.elementwise("reciprocal_bwd"))  # -g y^2
 
 
-class ReciprocalBackward(Function):
+class ReciprocalBackward(ElementwiseFunction):
+    kernel_op = "reciprocal_bwd"
     node_name = "ReciprocalBackwardBackward0"
 
     @staticmethod
@@ -285,7 +296,8 @@ register("cos_fwd", "numpy", np.cos)
 register("cos_fwd", "cupy", cuda.elementwise("cos_fwd"))      # cos(x)
 
 
-class Sin(Function):
+class Sin(ElementwiseFunction):
+    kernel_op = "sin_fwd"
     node_name = "SinBackward0"
 
     @staticmethod
@@ -299,7 +311,8 @@ class Sin(Function):
         return SinBackward.apply(g, x)
 
 
-class Cos(Function):
+class Cos(ElementwiseFunction):
+    kernel_op = "cos_fwd"
     node_name = "CosBackward0"
 
     @staticmethod
@@ -319,7 +332,8 @@ register("cos_bwd", "numpy", lambda g, x: -g * np.sin(x))
 register("cos_bwd", "cupy", cuda.elementwise("cos_bwd"))      # -g sin(x)
 
 
-class SinBackward(Function):
+class SinBackward(ElementwiseFunction):
+    kernel_op = "sin_bwd"
     node_name = "SinBackwardBackward0"
 
     @staticmethod
@@ -335,7 +349,8 @@ class SinBackward(Function):
                 CosBackward.apply(gg * g, x) if need[1] else None)
 
 
-class CosBackward(Function):
+class CosBackward(ElementwiseFunction):
+    kernel_op = "cos_bwd"
     node_name = "CosBackwardBackward0"
 
     @staticmethod
@@ -370,7 +385,8 @@ register("tanh_fwd", "numpy", np.tanh)
 register("tanh_fwd", "cupy", cuda.elementwise("tanh_fwd"))    # tanh(x)
 
 
-class Tanh(Function):
+class Tanh(ElementwiseFunction):
+    kernel_op = "tanh_fwd"
     node_name = "TanhBackward0"
 
     @staticmethod
@@ -389,7 +405,8 @@ register("tanh_bwd", "numpy", lambda g, y: g * (1 - y * y))
 register("tanh_bwd", "cupy", cuda.elementwise("tanh_bwd"))    # g (1 - y^2)
 
 
-class TanhBackward(Function):
+class TanhBackward(ElementwiseFunction):
+    kernel_op = "tanh_bwd"
     node_name = "TanhBackwardBackward0"
 
     @staticmethod
@@ -413,7 +430,8 @@ register("sigmoid_fwd", "numpy", _np_sigmoid)
 register("sigmoid_fwd", "cupy", cuda.elementwise("sigmoid_fwd"))   # 1 / (1 + exp(-x))
 
 
-class Sigmoid(Function):
+class Sigmoid(ElementwiseFunction):
+    kernel_op = "sigmoid_fwd"
     node_name = "SigmoidBackward0"
 
     @staticmethod
@@ -432,7 +450,8 @@ register("sigmoid_bwd", "numpy", lambda g, y: g * y * (1 - y))
 register("sigmoid_bwd", "cupy", cuda.elementwise("sigmoid_bwd"))   # g y (1 - y)
 
 
-class SigmoidBackward(Function):
+class SigmoidBackward(ElementwiseFunction):
+    kernel_op = "sigmoid_bwd"
     node_name = "SigmoidBackwardBackward0"
 
     @staticmethod
@@ -456,7 +475,8 @@ register("relu_fwd", "numpy", lambda x: np.maximum(x, 0))
 register("relu_fwd", "cupy", cuda.elementwise("relu_fwd"))    # max(x, 0), NaN propagates
 
 
-class Relu(Function):
+class Relu(ElementwiseFunction):
+    kernel_op = "relu_fwd"
     node_name = "ReluBackward0"
 
     @staticmethod
@@ -486,7 +506,8 @@ register("relu_bwd", "numpy", _np_relu_bwd)
 register("relu_bwd", "cupy", cuda.elementwise("relu_bwd"))    # y > 0 ? g : 0  (relu'(0) = 0)
 
 
-class ReluBackward(Function):
+class ReluBackward(ElementwiseFunction):
+    kernel_op = "relu_bwd"
     node_name = "ThresholdBackwardBackward0"
 
     @staticmethod

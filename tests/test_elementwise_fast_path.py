@@ -1,0 +1,102 @@
+"""ElementwiseFunction's unrecorded fast path calls ``kernel_op`` directly: it must give exactly
+what the op's own forward gives, and must step aside whenever a graph is recorded or the
+operands need promotion, broadcasting or a device check."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import autograd_gpu as ag
+from autograd_gpu.ops.elementwise import ElementwiseFunction, _function_apply
+
+
+def _subclasses(cls) -> list:
+    out = []
+    for sub in cls.__subclasses__():
+        if sub.kernel_op:
+            out.append(sub)
+        out.extend(_subclasses(sub))
+    return out
+
+
+OPS = sorted(_subclasses(ElementwiseFunction), key=lambda c: c.__name__)
+
+
+def _inputs(cls, dtype, scalar_last: bool) -> list:
+    rng = np.random.default_rng(len(cls.__name__))
+    n = cls._n_operands
+    args = [ag.tensor(rng.uniform(0.5, 2.0, (3, 4)), dtype=dtype) for _ in range(n)]
+    if scalar_last and n > 1:
+        args[-1] = 1.5
+    return args
+
+
+def test_every_fast_op_is_found():
+    names = {c.__name__ for c in OPS}
+    assert {"Mul", "Add", "Sub", "Neg", "Exp", "Tanh", "TanhBackward", "Sigmoid", "SigmoidBackward",
+            "MaximumBackwardX"} <= names
+
+
+@pytest.mark.parametrize("dtype", [ag.float32, ag.float64], ids=str)
+@pytest.mark.parametrize("scalar_last", [False, True], ids=["tensors", "scalar"])
+@pytest.mark.parametrize("cls", OPS, ids=lambda c: c.__name__)
+def test_fast_path_equals_forward(cls, dtype, scalar_last, monkeypatch):
+    args = _inputs(cls, dtype, scalar_last)
+    with ag.no_grad():
+        slow = _function_apply(cls, *args)       # Function.apply: forward with a throwaway ctx
+
+        def forbidden(*a, **k):
+            raise AssertionError(f"{cls.__name__}.forward ran: the fast path was not taken")
+        monkeypatch.setattr(cls, "forward", staticmethod(forbidden))
+        fast = cls.apply(*args)
+    assert fast.dtype == slow.dtype == dtype
+    assert fast.shape == slow.shape
+    assert fast.grad_fn is None and not fast.requires_grad
+    np.testing.assert_array_equal(fast.numpy(), slow.numpy())
+
+
+def test_recording_bypasses_fast_path():
+    x = ag.tensor([0.5, 1.0, 2.0], requires_grad=True)
+    y = ag.tanh(x) * x
+    assert y.grad_fn.name() == "MulBackward0"
+    y.sum().backward()
+    expect = (1 - np.tanh(x.detach().numpy()) ** 2) * x.detach().numpy() + np.tanh(x.detach().numpy())
+    np.testing.assert_allclose(x.grad.numpy(), expect, rtol=1e-6)
+
+
+def test_second_operand_requiring_grad_records():
+    a = ag.tensor([1.0, 2.0])
+    b = ag.tensor([3.0, 4.0], requires_grad=True)
+    out = a * b
+    assert out.grad_fn is not None
+    out.sum().backward()
+    np.testing.assert_array_equal(b.grad.numpy(), [1.0, 2.0])
+
+
+@pytest.mark.parametrize("pair", ["broadcast", "promote", "int", "bool_scalar"])
+def test_operands_needing_checks_take_the_full_path(pair):
+    f32 = ag.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=ag.float32)
+    if pair == "broadcast":
+        out = f32 * ag.tensor([10.0, 20.0], dtype=ag.float32)
+        np.testing.assert_array_equal(out.numpy(), [[10, 40], [30, 80]])
+    elif pair == "promote":
+        out = f32 * ag.tensor([[1.0, 1.0], [1.0, 1.0]], dtype=ag.float64)
+        assert out.dtype == ag.float64
+    elif pair == "int":
+        out = ag.tensor([1, 2]) * ag.tensor([3, 4])
+        assert out.dtype == ag.int64 and out.tolist() == [3, 8]
+    else:
+        with pytest.raises(RuntimeError, match="Subtraction, the `-` operator, with a bool tensor"):
+            f32 - True
+
+
+def test_shape_mismatch_still_raises():
+    with pytest.raises(RuntimeError, match="The size of tensor a \\(3\\) must match the size of tensor b \\(2\\)"):
+        ag.ones(3) * ag.ones(2)
+
+
+def test_mixed_devices_still_raise():
+    a = ag.ones(3, device="fake:0")
+    b = ag.ones(3, device="fake:1")
+    with pytest.raises(RuntimeError, match="Expected all tensors to be on the same device"):
+        a * b
