@@ -10,7 +10,7 @@ from typing import Any
 
 from . import anomaly
 from .grad_mode import _state as _grad_state
-from .graph import FREED_MESSAGE, Node, grad_accumulator, gradient_edge, saved_tensors_hooks
+from .graph import FREED_MESSAGE, Node, _seq, grad_accumulator, gradient_edge, saved_tensors_hooks
 
 _hooks_tls = saved_tensors_hooks._tls
 
@@ -80,6 +80,9 @@ class BackwardNode(Node):
     """Node (and ctx) of one ``Function.apply`` call."""
 
     __slots__ = ("needs_input_grad",)
+
+    def __init__(self) -> None:   # edges and out_meta are set by _record / _wire
+        self.seq = next(_seq)
     _fn: Any = None
     saved = ()                 # SavedTensors after _wire; None once released
     to_save = None
@@ -223,12 +226,8 @@ def _run_unrecorded(cls, args: tuple, kwargs: dict):
 
 def _record(cls, args: tuple, kwargs: dict):
     """Forward with a node as ctx, then wire the node into the graph (some input needs a gradient)."""
-    needs = []
-    for b in args:
-        needs.append(isinstance(b, Tensor) and (b._requires_grad or b.grad_fn is not None))
-    needs = tuple(needs)
     node = cls._backward_cls()
-    node.needs_input_grad = needs
+    node.needs_input_grad, node.next_edges = _edges(args)
     _grad_state.enabled = False
     try:
         out = cls.forward(node, *args, **kwargs)
@@ -236,7 +235,29 @@ def _record(cls, args: tuple, kwargs: dict):
         _grad_state.enabled = True
     if node.dirty:
         _bump_versions(node.dirty)
-    return _wire(node, args, needs, out)
+    return _wire(node, args, out)
+
+
+def _edges(args: tuple) -> tuple[tuple, list]:
+    """Which inputs need a gradient, and the edge each one's gradient travels (graph.gradient_edge,
+    inlined: this runs once per recorded op). Taken before forward, so an in-place op's edge
+    points at its input's old history."""
+    needs = []
+    edges = []
+    for a in args:
+        if isinstance(a, Tensor):
+            fn = a.grad_fn
+            if fn is not None:
+                needs.append(True)
+                edges.append((fn, a._output_nr))
+                continue
+            if a._requires_grad:
+                needs.append(True)
+                edges.append((grad_accumulator(a), 0))
+                continue
+        needs.append(False)
+        edges.append(None)
+    return tuple(needs), edges
 
 
 def _bump_versions(dirty) -> None:
@@ -291,8 +312,7 @@ def _record_new_style(cls, args: tuple, kwargs: dict):
     """``forward(*args)`` then ``setup_context(ctx, inputs, output)``; inputs include bound defaults."""
     args = _bind(cls, args, kwargs)
     node = cls._backward_cls()
-    needs = tuple([isinstance(a, Tensor) and (a._requires_grad or a.grad_fn is not None) for a in args])
-    node.needs_input_grad = needs
+    node.needs_input_grad, node.next_edges = _edges(args)
     _grad_state.enabled = False
     try:
         out = cls.forward(*args)
@@ -301,21 +321,11 @@ def _record_new_style(cls, args: tuple, kwargs: dict):
         _grad_state.enabled = True
     if node.dirty:
         _bump_versions(node.dirty)
-    return _wire(node, args, needs, out)
+    return _wire(node, args, out)
 
 
-def _wire(node: BackwardNode, args: tuple, needs: tuple, out):
-    """Connect ``node`` to its inputs and outputs after ``forward`` ran."""
-    # graph.gradient_edge inlined (``needs`` already says each input requires grad); a loop, not a
-    # comprehension, as this runs once per recorded op
-    edges = []
-    for a, n in zip(args, needs):
-        if n:
-            fn = a.grad_fn
-            edges.append((fn, a._output_nr) if fn is not None else (grad_accumulator(a), 0))
-        else:
-            edges.append(None)
-    node.next_edges = edges
+def _wire(node: BackwardNode, args: tuple, out):
+    """Connect ``node``'s outputs to it after ``forward`` ran (its edges are already set)."""
     if type(out) is Tensor and node.dirty is None and node.non_differentiable is None:
         # the common case: one fresh output
         for a in args:
@@ -334,7 +344,7 @@ def _wire(node: BackwardNode, args: tuple, needs: tuple, out):
     nondiff = node.non_differentiable or ()
     dirty = node.dirty or ()
     wired = []
-    meta = node.out_meta
+    meta = node.out_meta = []
     for i, o in enumerate(outs):
         if not isinstance(o, Tensor):
             wired.append(o)
