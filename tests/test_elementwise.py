@@ -367,7 +367,19 @@ def test_mixed_devices_message():
                                                "least two devices, fake:0 and cpu!"):
             fn(b, a)
     assert (a + _zero_dim(2.0)).device == ag.device("fake:0")   # 0-dim CPU tensors mix like scalars
+    assert (_zero_dim(2.0) * a).device == ag.device("fake:0")
     assert_close((a * 2).to("cpu"), np.full(3, 2.0, np.float32))
+
+
+def test_zero_dim_device_tensor_gets_no_scalar_pass():
+    """Only 0-dim CPU tensors mix with other devices; a 0-dim tensor on a device does not."""
+    s = ag.tensor(2.0, device="fake:0")
+    with pytest.raises(RuntimeError, match="found at least two devices, fake:0 and cpu!"):
+        ag.ones(3) + s
+    with pytest.raises(RuntimeError, match="found at least two devices, fake:1 and fake:0!"):
+        ag.ones(3, device="fake:1") * s
+    assert (ag.ones(3, device="fake:0") * s).device == ag.device("fake:0")
+    assert (s * ag.tensor(3.0)).device == ag.device("fake:0")    # 0-dim CPU with 0-dim device: fine
 
 
 def test_misc_errors():

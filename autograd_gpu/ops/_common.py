@@ -40,21 +40,19 @@ def broadcast_shapes(a: tuple, b: tuple) -> tuple:
 
 
 def check_same_device(*tensors) -> None:
+    """All tensors on one device, except 0-dim CPU tensors: those mix with any device like Python
+    numbers (PyTorch's rule; a 0-dim tensor on an accelerator gets no such pass)."""
     first = None
     for t in tensors:
         if isinstance(t, Tensor):
+            dev = t._device
+            if dev.type == "cpu" and t._data.ndim == 0:
+                continue
             if first is None:
-                first = t._device
-            elif t._device is not first and t._data.ndim:  # 0-dim CPU tensors mix like scalars
-                if first.type == "cpu" and _is_cpu_scalar(first, tensors):
-                    first = t._device
-                    continue
+                first = dev
+            elif dev is not first:
                 raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two "
-                                   f"devices, {_order(first, t._device)}!")
-
-
-def _is_cpu_scalar(dev, tensors) -> bool:
-    return any(isinstance(t, Tensor) and t._device is dev and t._data.ndim == 0 for t in tensors)
+                                   f"devices, {_order(first, dev)}!")
 
 
 def _order(a, b) -> str:
