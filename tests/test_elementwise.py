@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -476,3 +477,21 @@ def test_cuda_integer_ops():
                lambda x, y: ag.div(x, y, rounding_mode="trunc"), lambda x, y: x ** ag.abs(y), ag.div,
                lambda x, y: ag.clamp(x, -3, 4), lambda x, y: ~x, lambda x, y: ag.abs(x) + ag.relu(y)):
         compare_devices(fn, a, b, dtype=ag.float32, grad=False)
+
+
+@pytest.mark.parametrize("dtype", [ag.float32, ag.float64], ids=str)
+def test_sigmoid_tails_keep_relative_precision(dtype):
+    """Far into the negative tail sigmoid is tiny but not zero (PyTorch gives 3.7835e-44 at -100 in
+    float32); no overflow warning on either side."""
+    xs = np.array([-700.0, -100.0, -30.0, -5.0, 0.0, 5.0, 30.0, 100.0, 700.0])
+    if dtype == ag.float32:
+        xs = xs[1:-1]
+    exact = 1.0 / (1.0 + np.exp(-xs.astype(np.longdouble)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = ag.sigmoid(ag.tensor(xs, dtype=dtype)).numpy().astype(np.longdouble)
+    tiny = np.finfo(dtype.np).tiny
+    normal = exact > tiny
+    rel = np.abs(got[normal] - exact[normal]) / exact[normal]
+    assert rel.max() < (1e-6 if dtype == ag.float32 else 1e-14)
+    assert got[0] > 0

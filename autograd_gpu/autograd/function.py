@@ -80,15 +80,15 @@ class BackwardNode(Node):
     """Node (and ctx) of one ``Function.apply`` call."""
 
     __slots__ = ("needs_input_grad",)
-
-    def __init__(self) -> None:   # edges and out_meta are set by _record / _wire
-        self.seq = next(_seq)
     _fn: Any = None
     saved = ()                 # SavedTensors after _wire; None once released
     to_save = None
     materialize_grads = True
     non_differentiable = None
     dirty = None
+
+    def __init__(self) -> None:   # edges and out_meta are set by _record / _wire
+        self.seq = next(_seq)
 
     # ctx API -----------------------------------------------------------------
     def save_for_backward(self, *tensors) -> None:
@@ -184,10 +184,6 @@ class Function(metaclass=FunctionMeta):
         raise NotImplementedError("You must implement either the backward or vjp method for your custom "
                                   "autograd.Function to use it with backward mode AD.")
 
-    # False for built-in ops whose setup_context only saves for backward: with nothing to
-    # record, their forward runs alone (user Functions always get setup_context, as in PyTorch).
-    _setup_unrecorded = True
-
     def __call__(self, *args, **kwargs):
         raise RuntimeError("Legacy autograd function with non-static forward method is deprecated. Please "
                            "use new-style autograd function with static forward method. (Example: "
@@ -209,9 +205,7 @@ class Function(metaclass=FunctionMeta):
 
 def _run_unrecorded(cls, args: tuple, kwargs: dict):
     """Forward with a throwaway ctx: nothing needs a gradient (or grad mode is off), so no node."""
-    if cls._new_style:
-        if not cls._setup_unrecorded:
-            return cls.forward(*args, **kwargs)
+    if cls._new_style:   # setup_context runs even so (it may mark_dirty), as in PyTorch
         args = _bind(cls, args, kwargs)
         ctx = _NoGradCtx(cls, len(args))
         out = cls.forward(*args)
