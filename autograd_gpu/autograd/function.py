@@ -232,26 +232,34 @@ def _record(cls, args: tuple, kwargs: dict):
     return _wire(node, args, out)
 
 
+# needs_input_grad tuples for up to four inputs, indexed by a bit mask: recording an op then
+# allocates no tuple the cyclic GC would have to track for the life of the graph
+_NEEDS = [[tuple(bool(mask >> i & 1) for i in range(n)) for mask in range(1 << n)] for n in range(5)]
+
+
 def _edges(args: tuple) -> tuple[tuple, list]:
     """Which inputs need a gradient, and the edge each one's gradient travels (graph.gradient_edge,
     inlined: this runs once per recorded op). Taken before forward, so an in-place op's edge
     points at its input's old history."""
-    needs = []
+    mask = 0
+    bit = 1
     edges = []
     for a in args:
         if isinstance(a, Tensor):
             fn = a.grad_fn
             if fn is not None:
-                needs.append(True)
+                mask |= bit
                 edges.append((fn, a._output_nr))
-                continue
-            if a._requires_grad:
-                needs.append(True)
+            elif a._requires_grad:
+                mask |= bit
                 edges.append((grad_accumulator(a), 0))
-                continue
-        needs.append(False)
-        edges.append(None)
-    return tuple(needs), edges
+            else:
+                edges.append(None)
+        else:
+            edges.append(None)
+        bit <<= 1
+    n = len(args)
+    return (_NEEDS[n][mask] if n < 5 else tuple(bool(mask >> i & 1) for i in range(n))), edges
 
 
 def _bump_versions(dirty) -> None:
@@ -327,7 +335,9 @@ def _wire(node: BackwardNode, args: tuple, out):
                 out = out._alias()
                 break
         data = out._data
-        node.out_meta = [(data.shape, data.dtype, out._device)]
+        key = (data.shape, data.dtype, out._device)
+        meta = _SINGLE_META.get(key)
+        node.out_meta = meta if meta is not None else _single_meta(key)
         if data.dtype.kind == "f":
             out.grad_fn = node
         if node.to_save or anomaly.enabled:
@@ -359,6 +369,19 @@ def _wire(node: BackwardNode, args: tuple, out):
         wired.append(o)
     _finish(node, wired)
     return wired[0] if single else tuple(wired)
+
+
+_SINGLE_META: dict = {}
+
+
+def _single_meta(key: tuple) -> tuple:
+    """``out_meta`` for a one-output node, shared by all nodes whose output has this shape, dtype
+    and device: fewer objects per recorded op for the cyclic GC to track (and promote) while the
+    graph lives. Bounded: cleared when full."""
+    if len(_SINGLE_META) >= 4096:
+        _SINGLE_META.clear()
+    meta = _SINGLE_META[key] = (key,)
+    return meta
 
 
 def _finish(node: BackwardNode, outputs) -> None:

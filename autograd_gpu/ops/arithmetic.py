@@ -16,8 +16,8 @@ from ..backends import cuda
 from ..dispatch import register
 from ..tensor import Tensor
 from ._common import kernel
-from .elementwise import (ElementwiseFunction, _INF, _SCALARS, _is_bool, _on_device_of, _same, _xp, _xp_ufunc, _zero_grads, run,
-                          run_float)
+from .elementwise import (_INF, _SCALARS, ElementwiseFunction, _is_bool, _on_device_of, _same, _xp, _xp_ufunc,
+                          _zero_grads, run, run_float)
 from .unary import log
 
 

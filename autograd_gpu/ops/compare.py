@@ -13,7 +13,8 @@ from ..backends import cuda
 from ..dispatch import register
 from ..tensor import Tensor
 from ._common import broadcast_shapes, check_same_device, kernel, on_device
-from .elementwise import ElementwiseFunction, _BOOL, _INF, _operands, _run_as, _same, _wrap, _xp_ufunc, run, run_float
+from .elementwise import (_BOOL, _INF, ElementwiseFunction, _operands, _run_as, _same, _wrap, _xp_ufunc, run,
+                          run_float)
 
 
 

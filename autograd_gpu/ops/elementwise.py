@@ -137,8 +137,8 @@ class ElementwiseFunction(Function):
 
     When nothing is recorded, ``apply`` then calls that kernel directly: no ctx, no grad-mode
     switch, no promotion or broadcast checks (PyTorch's autograd layer steps aside the same way).
-    This is most of a backward pass's ops. ``tests/test_elementwise_fast_path.py`` checks every
-    subclass gives what its forward gives.
+    This is most of a backward pass's ops. Subclasses use the ctx style (``forward(ctx, ...)``);
+    ``tests/test_elementwise_fast_path.py`` checks every one gives what its forward gives.
     """
 
     kernel_op = ""
