@@ -324,21 +324,25 @@ def _route(task: GraphTask, node, outputs) -> list:
         if exec_nodes is not None and nxt not in exec_nodes and nxt not in task.captures:
             continue
         g = outputs[i]
+        metas = nxt.out_meta
         if g is not None:
-            meta = nxt.out_meta[nr]
+            meta = metas[nr]
             d = g._data
-            if d.shape != meta[0] or g._device is not meta[2] or d.dtype != meta[1]:
+            if d.shape != meta[0] or g._device is not meta[2] or (d.dtype is not meta[1] and d.dtype != meta[1]):
                 g = _validate(node, i, g, meta)
         left = deps[nxt] - 1
         deps[nxt] = left
         buf = buffers.get(nxt) if left else buffers.pop(nxt, None)
         if buf is None:
-            buf = [None] * len(nxt.out_meta)
+            if not left and len(metas) == 1:   # its one and only gradient: no buffer to fill
+                ready.append((nxt, [g]))
+                continue
+            buf = [None] * len(metas)
             if left:
                 buffers[nxt] = buf
         if g is not None:
             cur = buf[nr]
-            buf[nr] = g if cur is None else _add_on(nxt.out_meta[nr][2], cur, g)
+            buf[nr] = g if cur is None else _add_on(metas[nr][2], cur, g)
         if not left:
             ready.append((nxt, buf))
     return ready
