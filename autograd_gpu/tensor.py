@@ -5,7 +5,7 @@ also Tensor methods, and they are attached at the bottom of this file.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 

@@ -94,7 +94,6 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps: float = 1e-6, atol: f
                   check_rev_over_rev: bool = True, fast_mode: bool = False, masked=None) -> bool:
     """gradcheck of the first derivative (built with ``create_graph=True``) w.r.t. inputs and grad_outputs."""
     from . import grad
-    from ..ops.creation import randn
     from ..tensor import Tensor
     inputs = _as_tuple(inputs)
     outputs = [o for o in _as_tuple(func(*inputs)) if isinstance(o, Tensor) and o.requires_grad]
