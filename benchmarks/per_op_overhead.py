@@ -53,6 +53,13 @@ def _chain(mod, ops):
     return run
 
 
+def _fwd_bwd(chain, x, y, g):
+    def run():
+        x.grad = y.grad = None
+        chain(x, y).backward(g)
+    return run
+
+
 def _numpy_fwd_bwd(ops, x0: np.ndarray, y: np.ndarray, backward: bool):
     """The same chain by hand: forward keeps (x, out) per op, backward walks them in reverse."""
     x = x0
@@ -94,10 +101,7 @@ def run(cfg: Config) -> list[Result]:
         y = ag.tensor(y_np, device=device, requires_grad=True)
         xd, yd, g = x.detach(), y.detach(), ag.ones(SIZE, device=device)
 
-        def ours_fwd_bwd():
-            x.grad = y.grad = None
-            chain(x, y).backward(g)
-
+        ours_fwd_bwd = _fwd_bwd(chain, x, y, g)
         impls = {"ours": {cases[0]: (lambda: chain(xd, yd), sync_ours), cases[1]: (lambda: chain(x, y), sync_ours),
                           cases[2]: (ours_fwd_bwd, sync_ours)}}
         if torch is not None and (device == "cpu" or torch.cuda.is_available()):
@@ -108,10 +112,7 @@ def run(cfg: Config) -> list[Result]:
             ty = torch.tensor(y_np, device=tdev, requires_grad=True)
             txd, tyd, tg = tx.detach(), ty.detach(), torch.ones(SIZE, device=tdev)
 
-            def torch_fwd_bwd():
-                tx.grad = ty.grad = None
-                tchain(tx, ty).backward(tg)
-
+            torch_fwd_bwd = _fwd_bwd(tchain, tx, ty, tg)
             impls["torch"] = {cases[0]: (lambda: tchain(txd, tyd), tsync), cases[1]: (lambda: tchain(tx, ty), tsync),
                               cases[2]: (torch_fwd_bwd, tsync)}
             ours_fwd_bwd()  # same math: our gradient must match PyTorch's
@@ -124,6 +125,16 @@ def run(cfg: Config) -> list[Result]:
         for case in cases:
             t = measure_many({k: v[case] for k, v in impls.items() if case in v}, cfg)
             res.rows.append({"case": f"{case} (per op)", **{k: v / N_OPS for k, v in t.items()}})
+        # the same, one op type at a time: where the time per op goes (exp or mul repeated 200
+        # times overflows or underflows; that is the same work for every implementation)
+        for op in ops:
+            single = {"ours": (_fwd_bwd(_chain(ag, [op]), x, y, g), sync_ours)}
+            if "torch" in impls:
+                single["torch"] = (_fwd_bwd(_chain(torch, [op]), tx, ty, tg), tsync)
+            with np.errstate(over="ignore", under="ignore"):
+                t = measure_many(single, cfg)
+            res.rows.append({"case": f"forward+backward, {op[0]} only (per op)",
+                             **{k: v / N_OPS for k, v in t.items()}})
         results.append(res)
     return results
 
