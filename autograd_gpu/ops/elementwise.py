@@ -153,28 +153,29 @@ class ElementwiseFunction(Function):
     def apply(cls, *args, **kwargs):
         x = args[0] if args else None
         if type(x) is Tensor and not kwargs:
-            d = x._data
             grad_on = _grad_state.enabled
             if grad_on and (x._requires_grad or x.grad_fn is not None):
                 return _record(cls, args, kwargs)   # what Function.apply would decide, without the scan
-            if d.dtype.kind == "f" and len(args) == cls._n_operands:
-                if len(args) == 1:
-                    return _wrap(kernel(cls.kernel_op, x)(d), x._device)
+            d = x._data
+            dt = d.dtype
+            if dt.kind == "f" and len(args) == cls._n_operands:
                 arrays = [d]
                 for a in args[1:]:
                     t = type(a)
                     if t is Tensor:
                         e = a._data
-                        if (e.dtype != d.dtype or e.shape != d.shape or a._device is not x._device
+                        if ((e.dtype is not dt and e.dtype != dt) or e.shape != d.shape
+                                or a._device is not x._device
                                 or (grad_on and (a._requires_grad or a.grad_fn is not None))):
                             break
                         arrays.append(e)
                     elif t is builtins.float or t is builtins.int:   # bool scalars: forward's checks
-                        arrays.append(d.dtype.type(a) if type(d) is _NDARRAY else a)   # as _fast does
+                        arrays.append(dt.type(a) if type(d) is _NDARRAY else a)   # as _fast does
                     else:
                         break
                 else:
-                    return _wrap(kernel(cls.kernel_op, x)(*arrays), x._device)
+                    out = kernel(cls.kernel_op, x)(*arrays)
+                    return Tensor._make(out, x._device) if type(out) is _NDARRAY else _wrap(out, x._device)
         return _function_apply(cls, *args, **kwargs)
 
 
