@@ -99,6 +99,47 @@ def test_non_tensor_args_and_needs_input_grad():
     check_grad(lambda a, b: ScaleBy.apply(a, -1.5, b), make((2, 3)), make((2, 3), seed=3))
 
 
+class WeightedSum(Function):
+    """Any number of inputs: exercises needs_input_grad past the small-arity table."""
+
+    @staticmethod
+    def forward(ctx, *xs):
+        ctx.needs = ctx.needs_input_grad
+        out = xs[0] * 1.0
+        for i, x in enumerate(xs[1:], 2):
+            out = out + x * float(i)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return tuple(g * float(i) if n else None for i, n in enumerate(ctx.needs_input_grad, 1))
+
+
+@pytest.mark.parametrize("n", [1, 3, 4, 5, 7])
+def test_needs_input_grad_for_any_arity(n):
+    xs = [make((2,), seed=i, requires_grad=i % 2 == 0) for i in range(n)]
+    if n > 1:
+        xs[1] = 3.0                      # a non-tensor argument
+    out = WeightedSum.apply(*xs)
+    expect = tuple(isinstance(x, ag.Tensor) and x.requires_grad for x in xs)
+    assert out.grad_fn.needs == expect
+    out.sum().backward()
+    for i, x in enumerate(xs, 1):
+        if isinstance(x, ag.Tensor) and x.requires_grad:
+            assert_close(x.grad, np.full(2, float(i)))
+
+
+def test_out_meta_shared_by_geometry_and_bounded():
+    from autograd_gpu.autograd import function as F
+    x = make((3, 2))
+    a, b = (x * 2.0).grad_fn, ag.exp(x).grad_fn
+    assert a.out_meta is b.out_meta and a.out_meta == (((3, 2), np.dtype(np.float64), ag.device("cpu")),)
+    for k in range(1, 4200):             # more geometries than the cache keeps
+        ag.ones(k, dtype=ag.float64, requires_grad=True) * 2.0
+    assert len(F._SINGLE_META) <= 4096
+    assert (ag.ones(5, requires_grad=True) * 2.0).grad_fn.out_meta[0][0] == (5,)
+
+
 def test_multiple_outputs_and_grad_of_one():
     x, y = make((4,)), make((4,), seed=5)
     a, b = TwoOut.apply(x, y)
