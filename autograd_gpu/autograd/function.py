@@ -233,7 +233,8 @@ def _record(cls, args: tuple, kwargs: dict):
 
 
 # needs_input_grad tuples for up to four inputs, indexed by a bit mask: recording an op then
-# allocates no tuple the cyclic GC would have to track for the life of the graph
+# allocates no tuple the cyclic GC would have to track for the life of the graph (mask 0 is the
+# all-False tuple of an unrecorded call)
 _NEEDS = [[tuple(bool(mask >> i & 1) for i in range(n)) for mask in range(1 << n)] for n in range(5)]
 
 
@@ -268,9 +269,6 @@ def _bump_versions(dirty) -> None:
         d._vc[0] += 1
 
 
-_FALSES = [(False,) * n for n in range(8)]
-
-
 class _NoGradCtx:
     """The ctx ``forward`` sees when no graph is recorded: same API, nothing kept."""
 
@@ -279,7 +277,7 @@ class _NoGradCtx:
 
     def __init__(self, fn, n: int) -> None:
         self._fn = fn
-        self.needs_input_grad = _FALSES[n] if n < 8 else (False,) * n
+        self.needs_input_grad = _NEEDS[n][0] if n < 5 else (False,) * n
         self.dirty = None
 
     def save_for_backward(self, *tensors) -> None:

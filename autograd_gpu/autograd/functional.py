@@ -175,7 +175,8 @@ def vjp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool
 
 
 def _inputs_and_v(inputs, v, create_graph: bool, fn_name: str):
-    """Inputs made differentiable, and ``v`` checked against them (None only for one scalar input)."""
+    """Inputs made differentiable, and ``v`` checked against them (None only for one scalar input,
+    where it means ones)."""
     is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", fn_name)
     inputs = _grad_preprocess(inputs, create_graph, need_graph=True)
     if v is not None:
@@ -185,6 +186,9 @@ def _inputs_and_v(inputs, v, create_graph: bool, fn_name: str):
     elif len(inputs) != 1 or inputs[0].numel() != 1:
         raise RuntimeError("The vector v can only be None if the input to the user-provided function is a "
                            "single Tensor with a single element.")
+    else:
+        from ..ops.creation import ones_like
+        v = (ones_like(inputs[0]),)
     return is_inputs_tuple, inputs, v
 
 
@@ -200,9 +204,6 @@ def jvp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool
         grad_outputs = tuple(zeros_like(o).requires_grad_(True) for o in outputs)
         grad_inputs = _autograd_grad(outputs, inputs, grad_outputs, create_graph=True)
         _check_requires_grad(grad_inputs, "grad_inputs", strict)
-        if v is None:
-            from ..ops.creation import ones_like
-            v = (ones_like(inputs[0]),)
         grad_res = _autograd_grad(grad_inputs, grad_outputs, v, create_graph=create_graph)
         jvp_ = _fill_in_zeros(grad_res, outputs, strict, "back_trick")
     outputs = _grad_postprocess(outputs, create_graph)
@@ -331,19 +332,23 @@ def hessian(func: Callable, inputs, create_graph: bool = False, strict: bool = F
     return _tuple_postprocess(res, (is_inputs_tuple, is_inputs_tuple))
 
 
+def _gradient_of_scalar(func: Callable, inputs, v, create_graph: bool, strict: bool, fn_name: str) -> tuple:
+    """vhp/hvp's first pass (under enable_grad): checked inputs and ``v``, the one-element output,
+    and its gradient kept differentiable."""
+    is_inputs_tuple, inputs, v = _inputs_and_v(inputs, v, create_graph, fn_name)
+    outputs = func(*inputs)
+    _, outputs = _as_tuple(outputs, "outputs of the user-provided function", fn_name)
+    _single_element(outputs, fn_name)
+    _check_requires_grad(outputs, "outputs", strict)
+    jac = _autograd_grad(outputs, inputs, create_graph=True)
+    _check_requires_grad(jac, "jacobian", strict)
+    return is_inputs_tuple, inputs, v, outputs, jac
+
+
 def vhp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool = False):
     """``(func(inputs), v^T H)``: backward of the gradient, two reverse passes."""
     with enable_grad():
-        is_inputs_tuple, inputs, v = _inputs_and_v(inputs, v, create_graph, "vhp")
-        outputs = func(*inputs)
-        _, outputs = _as_tuple(outputs, "outputs of the user-provided function", "vhp")
-        _single_element(outputs, "vhp")
-        _check_requires_grad(outputs, "outputs", strict)
-        jac = _autograd_grad(outputs, inputs, create_graph=True)
-        _check_requires_grad(jac, "jacobian", strict)
-        if v is None:
-            from ..ops.creation import ones_like
-            v = (ones_like(inputs[0]),)
+        is_inputs_tuple, inputs, v, outputs, jac = _gradient_of_scalar(func, inputs, v, create_graph, strict, "vhp")
         grad_res = _autograd_grad(jac, inputs, v, create_graph=create_graph)
         vhp_ = _fill_in_zeros(grad_res, inputs, strict, "double_back")
     outputs = _grad_postprocess(outputs, create_graph)
@@ -355,19 +360,10 @@ def hvp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool
     """``(func(inputs), H v)`` with the double-backward trick (no symmetry of H assumed)."""
     from ..ops.creation import zeros_like
     with enable_grad():
-        is_inputs_tuple, inputs, v = _inputs_and_v(inputs, v, create_graph, "hvp")
-        outputs = func(*inputs)
-        _, outputs = _as_tuple(outputs, "outputs of the user-provided function", "hvp")
-        _single_element(outputs, "hvp")
-        _check_requires_grad(outputs, "outputs", strict)
-        jac = _autograd_grad(outputs, inputs, create_graph=True)
-        _check_requires_grad(jac, "jacobian", strict)
+        is_inputs_tuple, inputs, v, outputs, jac = _gradient_of_scalar(func, inputs, v, create_graph, strict, "hvp")
         grad_jac = tuple(zeros_like(x).requires_grad_(True) for x in inputs)
         double_back = _autograd_grad(jac, inputs, grad_jac, create_graph=True)
         _check_requires_grad(jac, "hessian", strict)
-        if v is None:
-            from ..ops.creation import ones_like
-            v = (ones_like(inputs[0]),)
         grad_res = _autograd_grad(double_back, grad_jac, v, create_graph=create_graph)
         hvp_ = _fill_in_zeros(grad_res, inputs, strict, "double_back_trick")
     outputs = _grad_postprocess(outputs, create_graph)

@@ -16,8 +16,8 @@ from ..backends import cuda
 from ..dispatch import register
 from ..tensor import Tensor
 from ._common import kernel
-from .elementwise import (_INF, _SCALARS, ElementwiseFunction, _is_bool, _on_device_of, _same, _xp, _xp_ufunc,
-                          _zero_grads, run, run_float)
+from .elementwise import (_INF, _SCALARS, ElementwiseFunction, _is_bool, _keep_operands, _on_device_of,
+                          _operands_back, _same, _xp, _xp_ufunc, _zero_grads, run, run_float)
 from .unary import log
 
 
@@ -143,13 +143,12 @@ class DivBackwardY(ElementwiseFunction):
 
     @staticmethod
     def forward(ctx, g, x, y):
-        ctx.save_for_backward(*(v if isinstance(v, Tensor) else None for v in (g, x, y)))
-        ctx.scalars = (g, x, y)
+        _keep_operands(ctx, g, x, y)
         return run_float("div_bwd_y", g, x, y)
 
     @staticmethod
     def backward(ctx, gg):
-        g, x, y = (s if s is not None else c for s, c in zip(ctx.saved_tensors, ctx.scalars))
+        g, x, y = _operands_back(ctx)
         need = ctx.needs_input_grad
         return (DivBackwardY.apply(gg, x, y) if need[0] else None,
                 DivBackwardY.apply(gg, g, y) if need[1] else None,

@@ -13,8 +13,8 @@ from ..backends import cuda
 from ..dispatch import register
 from ..tensor import Tensor
 from ._common import broadcast_shapes, check_same_device, kernel, on_device
-from .elementwise import (_BOOL, _INF, ElementwiseFunction, _operands, _run_as, _same, _wrap, _xp_ufunc, run,
-                          run_float)
+from .elementwise import (_BOOL, _INF, ElementwiseFunction, _keep_operands, _operands, _operands_back, _run_as,
+                          _same, _wrap, _xp_ufunc, run, run_float)
 
 
 
@@ -86,44 +86,6 @@ register("maximum_fwd", "numpy", np.maximum)
 register("maximum_fwd", "cupy", cuda.elementwise("maximum_fwd"))   # max(x, y), NaN propagates
 register("minimum_fwd", "numpy", np.minimum)
 register("minimum_fwd", "cupy", cuda.elementwise("minimum_fwd"))   # min(x, y), NaN propagates
-
-
-class Maximum(ElementwiseFunction):
-    kernel_op = "maximum_fwd"
-    node_name = "MaximumBackward0"
-
-    @staticmethod
-    def forward(ctx, x, y):
-        ctx.save_for_backward(*(v if isinstance(v, Tensor) else None for v in (x, y)))
-        ctx.scalars = (x, y)
-        return run("maximum_fwd", x, y)
-
-    @staticmethod
-    def backward(ctx, g):
-        x, y = (s if s is not None else c for s, c in zip(ctx.saved_tensors, ctx.scalars))
-        need = ctx.needs_input_grad
-        return (MaximumBackwardX.apply(g, x, y) if need[0] else None,
-                MaximumBackwardX.apply(g, y, x) if need[1] else None)
-
-
-class Minimum(ElementwiseFunction):
-    kernel_op = "minimum_fwd"
-    node_name = "MinimumBackward0"
-
-    @staticmethod
-    def forward(ctx, x, y):
-        ctx.save_for_backward(*(v if isinstance(v, Tensor) else None for v in (x, y)))
-        ctx.scalars = (x, y)
-        return run("minimum_fwd", x, y)
-
-    @staticmethod
-    def backward(ctx, g):
-        x, y = (s if s is not None else c for s, c in zip(ctx.saved_tensors, ctx.scalars))
-        need = ctx.needs_input_grad
-        return (MinimumBackwardX.apply(g, x, y) if need[0] else None,
-                MinimumBackwardX.apply(g, y, x) if need[1] else None)
-
-
 register("maximum_bwd_x", "numpy", lambda g, x, y: np.where(x > y, g, np.where(x == y, g / 2, 0)))
 register("maximum_bwd_x", "cupy", cuda.elementwise("maximum_bwd_x"))   # ties split evenly
 register("minimum_bwd_x", "numpy", lambda g, x, y: np.where(x < y, g, np.where(x == y, g / 2, 0)))
@@ -135,13 +97,12 @@ class _ExtremumBackwardX(ElementwiseFunction):
 
     @classmethod
     def forward(cls, ctx, g, x, y):
-        ctx.save_for_backward(*(v if isinstance(v, Tensor) else None for v in (x, y)))
-        ctx.scalars = (x, y)
+        _keep_operands(ctx, x, y)
         return run_float(cls.kernel_op, g, x, y)
 
     @classmethod
     def backward(cls, ctx, gg):
-        x, y = (s if s is not None else c for s, c in zip(ctx.saved_tensors, ctx.scalars))
+        x, y = _operands_back(ctx)
         return cls.apply(gg, x, y) if ctx.needs_input_grad[0] else None, None, None
 
 
@@ -153,6 +114,35 @@ class MaximumBackwardX(_ExtremumBackwardX):
 class MinimumBackwardX(_ExtremumBackwardX):
     node_name = "MinimumBackwardBackward0"
     kernel_op = "minimum_bwd_x"
+
+
+class _Extremum(ElementwiseFunction):
+    """maximum/minimum: the gradient goes to the winning side (``backward_x``), split on ties."""
+    backward_x: type   # MaximumBackwardX / MinimumBackwardX
+
+    @classmethod
+    def forward(cls, ctx, x, y):
+        _keep_operands(ctx, x, y)
+        return run(cls.kernel_op, x, y)
+
+    @classmethod
+    def backward(cls, ctx, g):
+        x, y = _operands_back(ctx)
+        need = ctx.needs_input_grad
+        return (cls.backward_x.apply(g, x, y) if need[0] else None,
+                cls.backward_x.apply(g, y, x) if need[1] else None)
+
+
+class Maximum(_Extremum):
+    kernel_op = "maximum_fwd"
+    node_name = "MaximumBackward0"
+    backward_x = MaximumBackwardX
+
+
+class Minimum(_Extremum):
+    kernel_op = "minimum_fwd"
+    node_name = "MinimumBackward0"
+    backward_x = MinimumBackwardX
 
 
 def maximum(input, other) -> Tensor:

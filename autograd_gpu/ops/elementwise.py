@@ -213,6 +213,17 @@ def _zero_grads(ctx, g) -> tuple:
     return tuple(zeros_like(g) if n else None for n in ctx.needs_input_grad)
 
 
+def _keep_operands(ctx, *operands) -> None:
+    """Save operands for backward: tensors through the ctx, Python numbers as they are."""
+    ctx.save_for_backward(*(v if isinstance(v, Tensor) else None for v in operands))
+    ctx.scalars = operands
+
+
+def _operands_back(ctx) -> tuple:
+    """The operands as forward got them (see ``_keep_operands``)."""
+    return tuple(s if s is not None else c for s, c in zip(ctx.saved_tensors, ctx.scalars))
+
+
 def _is_bool(v) -> bool:
     return isinstance(v, builtins.bool) or (isinstance(v, Tensor) and v._data.dtype.kind == "b")
 

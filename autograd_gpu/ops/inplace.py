@@ -214,13 +214,17 @@ class MulInplace(Function):
         return gx, gy, None, None
 
 
-def mul_(self: Tensor, other) -> Tensor:
-    dtype = _validate(self, other)
+def _mul_like(fn, self: Tensor, other, div: bool = False) -> Tensor:
+    dtype = _validate(self, other, div=div)
     old = None
     if _needs_grad(self, other):
         other = _unalias(self, other)
         old = _old_value(self, other)
-    return MulInplace.apply(self, other, old, dtype)
+    return fn.apply(self, other, old, dtype)
+
+
+def mul_(self: Tensor, other) -> Tensor:
+    return _mul_like(MulInplace, self, other)
 
 
 class DivInplace(Function):
@@ -246,12 +250,7 @@ class DivInplace(Function):
 
 
 def div_(self: Tensor, other) -> Tensor:
-    dtype = _validate(self, other, div=True)
-    old = None
-    if _needs_grad(self, other):
-        other = _unalias(self, other)
-        old = _old_value(self, other)
-    return DivInplace.apply(self, other, old, dtype)
+    return _mul_like(DivInplace, self, other, div=True)
 
 
 # neg_ / exp_ ---------------------------------------------------------------------
