@@ -744,20 +744,23 @@ def _row_op(op: str, ref: Tensor, dim: int, *arrays) -> Tensor:
     return Tensor._make(out.reshape(()) if zero_d else out, ref._device)
 
 
-class Softmax(Function):
-    node_name = "SoftmaxBackward0"
+class _RowNormalized(Function):
+    """softmax / log_softmax along ``dim``: backward reads only the output, through ``backward_fn``
+    (a fused kernel that is itself differentiable)."""
+    op = ""
+    backward_fn: type
 
-    @staticmethod
-    def forward(ctx, x: Tensor, dim: int) -> Tensor:
+    @classmethod
+    def forward(cls, ctx, x: Tensor, dim: int) -> Tensor:
         ctx.dim = dim
-        y = _row_op("softmax_fwd", x, dim, x._data)
+        y = _row_op(cls.op, x, dim, x._data)
         ctx.save_for_backward(y)
         return y
 
-    @staticmethod
-    def backward(ctx, g: Tensor):
+    @classmethod
+    def backward(cls, ctx, g: Tensor):
         (y,) = ctx.saved_tensors
-        return SoftmaxBackward.apply(g, y, ctx.dim), None
+        return cls.backward_fn.apply(g, y, ctx.dim), None
 
 
 class SoftmaxBackward(Function):
@@ -783,22 +786,6 @@ class SoftmaxBackward(Function):
         return gg, gy, None
 
 
-class LogSoftmax(Function):
-    node_name = "LogSoftmaxBackward0"
-
-    @staticmethod
-    def forward(ctx, x: Tensor, dim: int) -> Tensor:
-        ctx.dim = dim
-        y = _row_op("log_softmax_fwd", x, dim, x._data)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, g: Tensor):
-        (y,) = ctx.saved_tensors
-        return LogSoftmaxBackward.apply(g, y, ctx.dim), None
-
-
 class LogSoftmaxBackward(Function):
     """gx = g - exp(y) sum g: fused kernel, differentiable in both g and y."""
     node_name = "LogSoftmaxBackwardDataBackward0"
@@ -818,6 +805,16 @@ class LogSoftmaxBackward(Function):
         gg = ggx - Sum.apply(ggx * e, red, True, None) if need[0] else None
         gy = -(ggx * e * Sum.apply(g, red, True, None)) if need[1] else None
         return gg, gy, None
+
+
+class Softmax(_RowNormalized):
+    node_name = "SoftmaxBackward0"
+    op, backward_fn = "softmax_fwd", SoftmaxBackward
+
+
+class LogSoftmax(_RowNormalized):
+    node_name = "LogSoftmaxBackward0"
+    op, backward_fn = "log_softmax_fwd", LogSoftmaxBackward
 
 
 def _softmax_input(input: Tensor, dim, dtype, op: str) -> tuple:
