@@ -15,6 +15,7 @@ from ..backends import cuda
 from ..dispatch import register
 from ..tensor import Tensor
 from ._common import broadcast_shapes, check_same_device, kernel, on_device, sum_to_shape, wrap_dim
+from .creation import zeros_from_meta
 
 
 class _StepError(IndexError, ValueError):
@@ -28,8 +29,8 @@ register("copy_into", "cupy", _copy_into_cuda)
 
 
 def _zeros(shape: tuple, like: Tensor) -> Tensor:
-    from .creation import zeros
-    return zeros(shape, dtype=like.dtype, device=like._device)
+    """Zeros of ``shape`` with ``like``'s dtype and device (a gradient's canvas)."""
+    return zeros_from_meta((shape, like._data.dtype, like._device))
 
 
 def _on_device(arr, x: Tensor):
