@@ -64,12 +64,17 @@ def _wrap(out, device) -> Tensor:
 _CAT = {"b": 0, "u": 1, "i": 1, "f": 2}
 
 
-def _fast(x, y):
-    """The arrays of a binary op that needs no cast, broadcast check or device check, else None.
+def _scalar_for(arr, v):
+    """Python number ``v`` as a kernel operand beside ``arr``. On NumPy it becomes a scalar of
+    ``arr``'s dtype: a kernel that applies a NumPy function to a bare float gets a float64 scalar,
+    which promotes the result. CUDA kernels take the number as is and compute half in float32, as
+    PyTorch does."""
+    return arr.dtype.type(v) if type(arr) is _NDARRAY else v
 
-    On NumPy a Python number comes back as a scalar of the tensor's dtype: a kernel that applies
-    a NumPy function to it would otherwise get a float64 scalar, which promotes the result. CUDA
-    kernels take the number as is and compute half in float32, as PyTorch does."""
+
+def _fast(x, y):
+    """The arrays of a binary op that needs no cast, broadcast check or device check, else None
+    (a Python number goes through ``_scalar_for``)."""
     if type(x) is Tensor:
         dx = x._data
         if type(y) is Tensor:
@@ -78,11 +83,11 @@ def _fast(x, y):
                 return x, dx, dy
         elif type(y) in _SCALARS and _CAT[dx.dtype.kind] >= (2 if type(y) is builtins.float else
                                                                0 if type(y) is builtins.bool else 1):
-            return x, dx, dx.dtype.type(y) if type(dx) is _NDARRAY else y
+            return x, dx, _scalar_for(dx, y)
     elif type(y) is Tensor and type(x) in _SCALARS:
         dy = y._data
         if _CAT[dy.dtype.kind] >= (2 if type(x) is builtins.float else 0 if type(x) is builtins.bool else 1):
-            return y, dy.dtype.type(x) if type(dy) is _NDARRAY else x, dy
+            return y, _scalar_for(dy, x), dy
     return None
 
 
@@ -170,7 +175,7 @@ class ElementwiseFunction(Function):
                             break
                         arrays.append(e)
                     elif t is builtins.float or t is builtins.int:   # bool scalars: forward's checks
-                        arrays.append(dt.type(a) if type(d) is _NDARRAY else a)   # as _fast does
+                        arrays.append(_scalar_for(d, a))
                     else:
                         break
                 else:
