@@ -161,8 +161,9 @@ class Device:
                 return False
         return isinstance(other, Device) and self.type == other.type and self.index == other.index
 
-    def __hash__(self) -> int:
-        return hash((self.type, self.index))
+    # interned: equal devices are one object, so identity hashes them (a Python __hash__
+    # would cost every dict keyed by device, such as the out_meta cache, a call)
+    __hash__ = object.__hash__
 
     def __reduce__(self):
         return (Device, (str(self),))

@@ -1,6 +1,7 @@
-"""ElementwiseFunction's unrecorded fast path calls ``kernel_op`` directly: it must give exactly
-what the op's own forward gives, and must step aside whenever a graph is recorded or the
-operands need promotion, broadcasting or a device check."""
+"""ElementwiseFunction's fast path calls ``kernel_op`` directly and, when an input needs a
+gradient, records the node from the class's ``saves``: it must give exactly what the op's own
+forward (and the full recording path) gives, and must step aside whenever the operands need
+promotion, broadcasting or a device check."""
 from __future__ import annotations
 
 import numpy as np
@@ -55,7 +56,52 @@ def test_fast_path_equals_forward(cls, dtype, scalar_last, monkeypatch):
     np.testing.assert_array_equal(fast.numpy(), slow.numpy())
 
 
-def test_recording_bypasses_fast_path():
+@pytest.mark.parametrize("scalar_last", [False, True], ids=["tensors", "scalar"])
+@pytest.mark.parametrize("cls", OPS, ids=lambda c: c.__name__)
+def test_recorded_fast_path_equals_full_path(cls, scalar_last, monkeypatch):
+    """Same output, same node, same first and second derivatives as forward + full recording."""
+    if cls.__name__ == "PowScalar" and not scalar_last:
+        pytest.skip("pow() gives PowScalar a Python-number exponent only")
+    def run(fast: bool):
+        args = _inputs(cls, ag.float64, scalar_last)
+        for a in args:
+            if isinstance(a, ag.Tensor):
+                a.requires_grad_()
+        inputs = [a for a in args if isinstance(a, ag.Tensor)]
+        if fast:
+            with monkeypatch.context() as m:
+                def forbidden(*a, **k):
+                    raise AssertionError(f"{cls.__name__}.forward ran: the fast path was not taken")
+                m.setattr(cls, "forward", staticmethod(forbidden))
+                out = cls.apply(*args)
+        else:
+            out = _function_apply(cls, *args)   # Function.apply: forward with the node as ctx
+        first = ag.autograd.grad((out * out).sum(), inputs, create_graph=True, allow_unused=True)
+        used = [g for g in first if g is not None]
+        second = ag.autograd.grad(sum(g.sum() for g in used), inputs, allow_unused=True) if used else []
+        return out, first, second
+
+    fast, slow = run(True), run(False)
+    assert type(fast[0].grad_fn) is type(slow[0].grad_fn) is cls._backward_cls
+    np.testing.assert_array_equal(fast[0].detach().numpy(), slow[0].detach().numpy())
+    for part in (1, 2):
+        assert [g is None for g in fast[part]] == [g is None for g in slow[part]]
+        for f, s in zip(fast[part], slow[part]):
+            if f is not None:
+                np.testing.assert_allclose(f.detach().numpy(), s.detach().numpy(), rtol=1e-12, atol=1e-12)
+    assert any(g is not None for g in fast[1])
+
+
+def test_mul_saves_each_operand_only_for_the_others_gradient():
+    x = ag.tensor([0.5, 1.0], requires_grad=True)
+    y = ag.tensor([2.0, 3.0])
+    node = (x * y).grad_fn
+    assert node.saved[0] is None             # x is needed only for y's gradient: not kept
+    assert node.saved[1].tensor is y
+    assert (x * 2.5).grad_fn.saved_tensors == (None, 2.5)   # a Python number is kept as it is
+
+
+def test_recording_through_the_fast_path():
     x = ag.tensor([0.5, 1.0, 2.0], requires_grad=True)
     y = ag.tanh(x) * x
     assert y.grad_fn.name() == "MulBackward0"

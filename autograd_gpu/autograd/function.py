@@ -79,9 +79,8 @@ class SavedTensor:
 class BackwardNode(Node):
     """Node (and ctx) of one ``Function.apply`` call."""
 
-    __slots__ = ("needs_input_grad",)
+    __slots__ = ("needs_input_grad", "saved")   # saved: SavedTensors after _wire; None once released
     _fn: Any = None
-    saved = ()                 # SavedTensors after _wire; None once released
     to_save = None
     materialize_grads = True
     non_differentiable = None
@@ -89,6 +88,7 @@ class BackwardNode(Node):
 
     def __init__(self) -> None:   # edges and out_meta are set by _record / _wire
         self.seq = next(_seq)
+        self.saved = ()
 
     # ctx API -----------------------------------------------------------------
     def save_for_backward(self, *tensors) -> None:
@@ -99,7 +99,8 @@ class BackwardNode(Node):
         saved = self.saved
         if saved is None:
             raise RuntimeError(FREED_MESSAGE)
-        return tuple([s.unpack(self) if s is not None else None for s in saved])
+        # a declared ``saves`` keeps Python-number operands as they are (see _keep)
+        return tuple([s.unpack(self) if type(s) is SavedTensor else s for s in saved])
 
     def mark_non_differentiable(self, *tensors) -> None:
         self.non_differentiable = tensors
@@ -154,6 +155,7 @@ class FunctionMeta(type):
                                                              base_setup.setup_context)
         cls._forward_sig = None
         cls._n_params = None
+        cls._saves = tuple((i, -1) if type(i) is int else i for i in getattr(cls, "saves", ()))
 
 
 class Function(metaclass=FunctionMeta):
@@ -162,7 +164,15 @@ class Function(metaclass=FunctionMeta):
     ``forward`` runs with grad mode off; ``backward`` returns one gradient (or None)
     per ``forward`` argument. Built-in ops use the same protocol, with ``node_name``
     set to PyTorch's node name (``ExpBackward0``).
+
+    A built-in op may declare ``saves`` instead of calling ``save_for_backward``, so that a
+    fast path that computes the output without ``forward`` still records it (see ``_keep``):
+    what ``ctx.saved_tensors`` holds, in order. Each entry is a ``forward`` argument's position,
+    ``OUT`` for the output, or ``(position, i)``: kept only when input ``i`` needs a gradient.
+    Python-number arguments are kept as they are.
     """
+
+    saves: tuple = ()
 
     @staticmethod
     def forward(ctx, *args, **kwargs):  # pragma: no cover - abstract
@@ -229,7 +239,45 @@ def _record(cls, args: tuple, kwargs: dict):
         _grad_state.enabled = True
     if node.dirty:
         _bump_versions(node.dirty)
-    return _wire(node, args, out)
+    out = _wire(node, args, out)
+    if cls._saves:
+        _keep(node, cls._saves, args, out)
+    return out
+
+
+OUT = -1   # in ``Function.saves``: the output
+
+
+def _keep(node: BackwardNode, saves: tuple, args: tuple, out) -> None:
+    """Save what ``saves`` declares: tensors as SavedTensors (the output without its grad_fn, as
+    ``_finish`` does), Python numbers as they are, None where the gradient needing it is not wanted."""
+    need = node.needs_input_grad
+    stack = _hooks_tls.stack
+    hooks = stack[-1] if stack else None
+    saved = []
+    for src, when in saves:
+        if when >= 0 and not need[when]:
+            saved.append(None)
+        elif src < 0:
+            saved.append(SavedTensor(out, 0, hooks))
+        else:
+            v = args[src]
+            saved.append(SavedTensor(v, None, hooks) if isinstance(v, Tensor) else v)
+    node.saved = saved
+
+
+def record_computed(cls, args: tuple, out):
+    """Record ``out``, which a fast path computed from ``args`` without ``forward``, as the one
+    output of a new ``cls`` node (``cls`` declares ``saves``; no input is changed in place)."""
+    node = cls._backward_cls()
+    node.needs_input_grad, node.next_edges = _edges(args)
+    node.out_meta = _single_meta(out)
+    out.grad_fn = node
+    if cls._saves:
+        _keep(node, cls._saves, args, out)
+    if anomaly.enabled:
+        _finish(node, (out,))
+    return out
 
 
 # needs_input_grad tuples for up to four inputs, indexed by a bit mask: recording an op then
@@ -332,11 +380,8 @@ def _wire(node: BackwardNode, args: tuple, out):
             if a is out:
                 out = out._alias()
                 break
-        data = out._data
-        key = (data.shape, data.dtype, out._device)
-        meta = _SINGLE_META.get(key)
-        node.out_meta = meta if meta is not None else _single_meta(key)
-        if data.dtype.kind == "f":
+        node.out_meta = _single_meta(out)
+        if out._data.dtype.kind == "f":
             out.grad_fn = node
         if node.to_save or anomaly.enabled:
             _finish(node, (out,))
@@ -372,13 +417,17 @@ def _wire(node: BackwardNode, args: tuple, out):
 _SINGLE_META: dict = {}
 
 
-def _single_meta(key: tuple) -> tuple:
-    """``out_meta`` for a one-output node, shared by all nodes whose output has this shape, dtype
-    and device: fewer objects per recorded op for the cyclic GC to track (and promote) while the
-    graph lives. Bounded: cleared when full."""
-    if len(_SINGLE_META) >= 4096:
-        _SINGLE_META.clear()
-    meta = _SINGLE_META[key] = (key,)
+def _single_meta(out) -> tuple:
+    """``out_meta`` for a node whose one output is ``out``, shared by all nodes whose output has
+    this shape, dtype and device: fewer objects per recorded op for the cyclic GC to track (and
+    promote) while the graph lives. Bounded: cleared when full."""
+    data = out._data
+    key = (data.shape, data.dtype, out._device)
+    meta = _SINGLE_META.get(key)
+    if meta is None:
+        if len(_SINGLE_META) >= 4096:
+            _SINGLE_META.clear()
+        meta = _SINGLE_META[key] = (key,)
     return meta
 
 

@@ -16,8 +16,8 @@ from ..backends import cuda
 from ..dispatch import register
 from ..tensor import Tensor
 from ._common import kernel
-from .elementwise import (_INF, _SCALARS, ElementwiseFunction, _is_bool, _keep_operands, _on_device_of,
-                          _operands_back, _same, _xp, _xp_ufunc, _zero_grads, run, run_float)
+from .elementwise import (_INF, _SCALARS, ElementwiseFunction, _is_bool, _on_device_of, _same, _xp, _xp_ufunc,
+                          _zero_grads, run, run_float)
 from .unary import log
 
 
@@ -33,14 +33,16 @@ class Add(ElementwiseFunction):
 
     @staticmethod
     def forward(ctx, x, y, alpha=1):
-        ctx.alpha = alpha
-        return run("add_fwd", x, y, a=alpha) if alpha != 1 else run("add_fwd", x, y)
+        if alpha != 1:   # the fast path, which runs no forward, takes two operands only
+            ctx.alpha = alpha
+            return run("add_fwd", x, y, a=alpha)
+        return run("add_fwd", x, y)
 
     @staticmethod
     def backward(ctx, g):
+        alpha = getattr(ctx, "alpha", 1)
         need = ctx.needs_input_grad
-        return (g if need[0] else None,
-                (g if ctx.alpha == 1 else g * ctx.alpha) if need[1] else None, None)
+        return g if need[0] else None, (g if alpha == 1 else g * alpha) if need[1] else None, None
 
 
 def add(input, other, *, alpha=1) -> Tensor:
@@ -63,13 +65,16 @@ class Sub(ElementwiseFunction):
                                    "Use the `^` or `logical_xor()` operator instead.")
             raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. If you "
                                "are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
-        ctx.alpha = alpha
-        return run("sub_fwd", x, y, a=alpha) if alpha != 1 else run("sub_fwd", x, y)
+        if alpha != 1:   # as in Add
+            ctx.alpha = alpha
+            return run("sub_fwd", x, y, a=alpha)
+        return run("sub_fwd", x, y)
 
     @staticmethod
     def backward(ctx, g):
+        alpha = getattr(ctx, "alpha", 1)
         need = ctx.needs_input_grad
-        return g if need[0] else None, (-g if ctx.alpha == 1 else g * -ctx.alpha) if need[1] else None, None
+        return g if need[0] else None, (-g if alpha == 1 else g * -alpha) if need[1] else None, None
 
 
 def sub(input, other, *, alpha=1) -> Tensor:
@@ -84,23 +89,17 @@ register("mul_fwd", "cupy", cuda.elementwise("mul_fwd"))      # x * y
 class Mul(ElementwiseFunction):
     kernel_op = "mul_fwd"
     node_name = "MulBackward0"
+    saves = ((0, 1), (1, 0))   # each operand only for the other's gradient
 
     @staticmethod
     def forward(ctx, x, y):
-        need = ctx.needs_input_grad
-        tx, ty = isinstance(x, Tensor), isinstance(y, Tensor)
-        ctx.save_for_backward(x if need[1] and tx else None, y if need[0] and ty else None)
-        if not (tx and ty):
-            ctx.scalar = y if tx else x   # the Python number operand: nothing to save
         return run("mul_fwd", x, y)
 
     @staticmethod
     def backward(ctx, g):
         x, y = ctx.saved_tensors
         need = ctx.needs_input_grad
-        gx = g * (y if y is not None else ctx.scalar) if need[0] else None
-        gy = g * (x if x is not None else ctx.scalar) if need[1] else None
-        return gx, gy
+        return g * y if need[0] else None, g * x if need[1] else None
 
 
 def mul(input, other) -> Tensor:
@@ -114,20 +113,15 @@ register("div_fwd", "cupy", cuda.elementwise("div_fwd"))      # x / y
 class Div(ElementwiseFunction):
     kernel_op = "div_fwd"
     node_name = "DivBackward0"
+    saves = ((0, 1), 1)
 
     @staticmethod
     def forward(ctx, x, y):
-        need = ctx.needs_input_grad
-        tx, ty = isinstance(x, Tensor), isinstance(y, Tensor)
-        ctx.save_for_backward(x if need[1] and tx else None, y if ty and (need[0] or need[1]) else None)
-        ctx.x, ctx.y = (None if tx else x), (None if ty else y)
         return run_float("div_fwd", x, y)
 
     @staticmethod
     def backward(ctx, g):
         x, y = ctx.saved_tensors
-        x = ctx.x if x is None else x
-        y = ctx.y if y is None else y
         need = ctx.needs_input_grad
         return (div(g, y) if need[0] else None,
                 DivBackwardY.apply(g, x, y) if need[1] else None)
@@ -140,15 +134,15 @@ register("div_bwd_y", "cupy", cuda.elementwise("div_bwd_y"))  # -g x / y^2
 class DivBackwardY(ElementwiseFunction):
     kernel_op = "div_bwd_y"
     node_name = "DivBackwardBackward0"
+    saves = (0, 1, 2)
 
     @staticmethod
     def forward(ctx, g, x, y):
-        _keep_operands(ctx, g, x, y)
         return run_float("div_bwd_y", g, x, y)
 
     @staticmethod
     def backward(ctx, gg):
-        g, x, y = _operands_back(ctx)
+        g, x, y = ctx.saved_tensors
         need = ctx.needs_input_grad
         return (DivBackwardY.apply(gg, x, y) if need[0] else None,
                 DivBackwardY.apply(gg, g, y) if need[1] else None,
@@ -204,22 +198,17 @@ register("remainder_fwd", "cupy", cuda.elementwise("remainder_fwd"))   # x - flo
 class Remainder(ElementwiseFunction):
     kernel_op = "remainder_fwd"
     node_name = "RemainderBackward0"
+    saves = ((0, 1), (1, 1))
 
     @staticmethod
     def forward(ctx, x, y):
-        if ctx.needs_input_grad[1]:
-            ctx.save_for_backward(x if isinstance(x, Tensor) else None, y)
-            ctx.x = x
         return run("remainder_fwd", x, y)
 
     @staticmethod
     def backward(ctx, g):
+        x, y = ctx.saved_tensors
         need = ctx.needs_input_grad
-        gy = None
-        if need[1]:
-            x, y = ctx.saved_tensors
-            gy = -g * floor_divide(ctx.x if x is None else x, y)
-        return g if need[0] else None, gy
+        return g if need[0] else None, -g * floor_divide(x, y) if need[1] else None
 
 
 def remainder(input, other) -> Tensor:
@@ -261,10 +250,10 @@ register("abs_fwd", "cupy", cuda.elementwise("abs_fwd"))      # |x|
 class Abs(ElementwiseFunction):
     kernel_op = "abs_fwd"
     node_name = "AbsBackward0"
+    saves = (0,)
 
     @staticmethod
     def forward(ctx, x):
-        ctx.save_for_backward(x)
         return _same("abs_fwd", x) if x._data.dtype.kind != "b" else Tensor._make(x._data.copy(), x._device)
 
     @staticmethod
@@ -280,10 +269,10 @@ register("abs_bwd", "cupy", cuda.elementwise("abs_bwd"))      # g sign(x)
 class AbsBackward(ElementwiseFunction):
     kernel_op = "abs_bwd"
     node_name = "AbsBackwardBackward0"
+    saves = (1,)
 
     @staticmethod
     def forward(ctx, g, x):
-        ctx.save_for_backward(x)
         return run_float("abs_bwd", g, x)
 
     @staticmethod
@@ -401,17 +390,16 @@ def _pow_fwd(base, exponent) -> Tensor:
 class PowScalar(ElementwiseFunction):
     kernel_op = "pow_fwd"
     node_name = "PowBackward0"
+    saves = (0, 1)
 
     @staticmethod
     def forward(ctx, x, e):
-        ctx.save_for_backward(x)
-        ctx.e = e
         return _pow_fwd(x, e)
 
     @staticmethod
     def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return PowScalarBackward.apply(g, x, ctx.e), None
+        x, e = ctx.saved_tensors
+        return PowScalarBackward.apply(g, x, e), None
 
 
 register("pow_scalar_bwd", "numpy",
@@ -440,10 +428,10 @@ class PowScalarBackward(Function):
 class PowTensor(ElementwiseFunction):
     kernel_op = "pow_fwd"
     node_name = "PowBackward1"
+    saves = (0, 1)
 
     @staticmethod
     def forward(ctx, x, y):
-        ctx.save_for_backward(x, y)
         return _pow_fwd(x, y)
 
     @staticmethod
@@ -476,10 +464,10 @@ register("pow_bwd_x", "cupy", cuda.elementwise("pow_bwd_x"))   # y == 0 ? 0 : g 
 class PowBackwardX(ElementwiseFunction):
     kernel_op = "pow_bwd_x"
     node_name = "PowBackwardBackward1"
+    saves = (0, 1, 2)
 
     @staticmethod
     def forward(ctx, g, x, y):
-        ctx.save_for_backward(g, x, y)
         return run_float("pow_bwd_x", g, x, y)
 
     @staticmethod
@@ -503,17 +491,15 @@ register("pow_bwd_y", "cupy", cuda.elementwise("pow_bwd_y"))   # (x == 0 && y >=
 class PowBackwardY(ElementwiseFunction):
     kernel_op = "pow_bwd_y"
     node_name = "PowBackwardBackward2"
+    saves = (0, 1, 2)
 
     @staticmethod
     def forward(ctx, g, x, y):
-        ctx.save_for_backward(g, x if isinstance(x, Tensor) else None, y)
-        ctx.x = x
         return run_float("pow_bwd_y", g, x, y)
 
     @staticmethod
     def backward(ctx, gg):
         g, x, y = ctx.saved_tensors
-        x = ctx.x if x is None else x
         need = ctx.needs_input_grad
         if isinstance(x, Tensor):
             logx = log(x)

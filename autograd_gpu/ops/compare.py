@@ -13,7 +13,7 @@ from ..backends import cuda
 from ..dispatch import register
 from ..tensor import Tensor
 from ._common import broadcast_shapes, check_same_device, kernel, on_device
-from .elementwise import (_BOOL, _INF, ElementwiseFunction, _keep_operands, _operands, _operands_back, _run_as,
+from .elementwise import (_BOOL, _INF, ElementwiseFunction, _operands, _run_as,
                           _same, _wrap, _xp_ufunc, run, run_float)
 
 
@@ -95,14 +95,15 @@ register("minimum_bwd_x", "cupy", cuda.elementwise("minimum_bwd_x"))
 class _ExtremumBackwardX(ElementwiseFunction):
     """g routed to the winning side; piecewise constant in x and y, so only g has a gradient."""
 
+    saves = (1, 2)
+
     @classmethod
     def forward(cls, ctx, g, x, y):
-        _keep_operands(ctx, x, y)
         return run_float(cls.kernel_op, g, x, y)
 
     @classmethod
     def backward(cls, ctx, gg):
-        x, y = _operands_back(ctx)
+        x, y = ctx.saved_tensors
         return cls.apply(gg, x, y) if ctx.needs_input_grad[0] else None, None, None
 
 
@@ -119,15 +120,15 @@ class MinimumBackwardX(_ExtremumBackwardX):
 class _Extremum(ElementwiseFunction):
     """maximum/minimum: the gradient goes to the winning side (``backward_x``), split on ties."""
     backward_x: type   # MaximumBackwardX / MinimumBackwardX
+    saves = (0, 1)
 
     @classmethod
     def forward(cls, ctx, x, y):
-        _keep_operands(ctx, x, y)
         return run(cls.kernel_op, x, y)
 
     @classmethod
     def backward(cls, ctx, g):
-        x, y = _operands_back(ctx)
+        x, y = ctx.saved_tensors
         need = ctx.needs_input_grad
         return (cls.backward_x.apply(g, x, y) if need[0] else None,
                 cls.backward_x.apply(g, y, x) if need[1] else None)

@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from .. import dtypes as _dt
-from ..autograd.function import Function, _record
+from ..autograd.function import Function, record_computed
 from ..autograd.grad_mode import _state as _grad_state
 from ..tensor import Tensor
 from ._common import broadcast_shapes, check_same_device, kernel
@@ -138,12 +138,14 @@ _function_apply = Function.__dict__["apply"].__func__
 
 class ElementwiseFunction(Function):
     """A Function whose forward, given floating tensors of one dtype, shape and device (and Python
-    numbers), is exactly its kernel ``kernel_op`` called on the arrays.
+    numbers), is exactly its kernel ``kernel_op`` called on the arrays, and which declares what
+    backward needs in ``saves`` (see ``Function``) rather than saving it in ``forward``.
 
-    When nothing is recorded, ``apply`` then calls that kernel directly: no ctx, no grad-mode
-    switch, no promotion or broadcast checks (PyTorch's autograd layer steps aside the same way).
-    This is most of a backward pass's ops. Subclasses use the ctx style (``forward(ctx, ...)``);
-    ``tests/test_elementwise_fast_path.py`` checks every one gives what its forward gives.
+    For such operands ``apply`` calls that kernel directly: no ctx, no grad-mode switch, no
+    promotion or broadcast checks (PyTorch's autograd layer steps aside the same way). When an
+    input needs a gradient, the output is then recorded from ``saves``. Most ops of a training
+    step, and of a backward pass, take this path. ``tests/test_elementwise_fast_path.py`` checks
+    that every subclass gives what its forward gives, recorded or not.
     """
 
     kernel_op = ""
@@ -157,22 +159,21 @@ class ElementwiseFunction(Function):
     @classmethod
     def apply(cls, *args, **kwargs):
         x = args[0] if args else None
-        if type(x) is Tensor and not kwargs:
-            grad_on = _grad_state.enabled
-            if grad_on and (x._requires_grad or x.grad_fn is not None):
-                return _record(cls, args, kwargs)   # what Function.apply would decide, without the scan
+        if type(x) is Tensor and not kwargs and len(args) == cls._n_operands:
             d = x._data
             dt = d.dtype
-            if dt.kind == "f" and len(args) == cls._n_operands:
+            if dt.kind == "f":
+                grad_on = _grad_state.enabled
+                record = grad_on and (x._requires_grad or x.grad_fn is not None)
                 arrays = [d]
                 for a in args[1:]:
                     t = type(a)
                     if t is Tensor:
                         e = a._data
-                        if ((e.dtype is not dt and e.dtype != dt) or e.shape != d.shape
-                                or a._device is not x._device
-                                or (grad_on and (a._requires_grad or a.grad_fn is not None))):
+                        if (e.dtype is not dt and e.dtype != dt) or e.shape != d.shape or a._device is not x._device:
                             break
+                        if grad_on and (a._requires_grad or a.grad_fn is not None):
+                            record = True
                         arrays.append(e)
                     elif t is builtins.float or t is builtins.int:   # bool scalars: forward's checks
                         arrays.append(_scalar_for(d, a))
@@ -180,7 +181,8 @@ class ElementwiseFunction(Function):
                         break
                 else:
                     out = kernel(cls.kernel_op, x)(*arrays)
-                    return Tensor._make(out, x._device) if type(out) is _NDARRAY else _wrap(out, x._device)
+                    out = Tensor._make(out, x._device) if type(out) is _NDARRAY else _wrap(out, x._device)
+                    return record_computed(cls, args, out) if record else out
         return _function_apply(cls, *args, **kwargs)
 
 
@@ -216,17 +218,6 @@ def _unbroadcast(g: Tensor, like) -> Tensor | None:
 def _zero_grads(ctx, g) -> tuple:
     """Gradients of a piecewise-constant op: zeros (not None) for inputs that need them, as PyTorch."""
     return tuple(zeros_like(g) if n else None for n in ctx.needs_input_grad)
-
-
-def _keep_operands(ctx, *operands) -> None:
-    """Save operands for backward: tensors through the ctx, Python numbers as they are."""
-    ctx.save_for_backward(*(v if isinstance(v, Tensor) else None for v in operands))
-    ctx.scalars = operands
-
-
-def _operands_back(ctx) -> tuple:
-    """The operands as forward got them (see ``_keep_operands``)."""
-    return tuple(s if s is not None else c for s, c in zip(ctx.saved_tensors, ctx.scalars))
 
 
 def _is_bool(v) -> bool:

@@ -10,6 +10,7 @@ import numpy as np
 from ..backends import cuda
 from ..dispatch import register
 from ..tensor import Tensor
+from ..autograd.function import OUT
 from .elementwise import ElementwiseFunction, _same, _unary, run, run_float
 
 
@@ -22,12 +23,11 @@ register("exp_fwd", "cupy", cuda.elementwise("exp_fwd"))      # exp(x)
 class Exp(ElementwiseFunction):
     kernel_op = "exp_fwd"
     node_name = "ExpBackward0"
+    saves = (OUT,)
 
     @staticmethod
     def forward(ctx, x):
-        y = _unary("exp_fwd", x)
-        ctx.save_for_backward(y)
-        return y
+        return _unary("exp_fwd", x)
 
     @staticmethod
     def backward(ctx, g):
@@ -46,12 +46,11 @@ register("expm1_fwd", "cupy", cuda.elementwise("expm1_fwd"))  # exp(x) - 1
 class Expm1(ElementwiseFunction):
     kernel_op = "expm1_fwd"
     node_name = "Expm1Backward0"
+    saves = (OUT,)
 
     @staticmethod
     def forward(ctx, x):
-        y = _unary("expm1_fwd", x)
-        ctx.save_for_backward(y)
-        return y
+        return _unary("expm1_fwd", x)
 
     @staticmethod
     def backward(ctx, g):
@@ -70,10 +69,10 @@ register("log_fwd", "cupy", cuda.elementwise("log_fwd"))      # log(x)
 class Log(ElementwiseFunction):
     kernel_op = "log_fwd"
     node_name = "LogBackward0"
+    saves = (0,)
 
     @staticmethod
     def forward(ctx, x):
-        ctx.save_for_backward(x)
         return _unary("log_fwd", x)
 
     @staticmethod
@@ -89,10 +88,10 @@ register("log_bwd", "cupy", cuda.elementwise("log_bwd"))      # g / x
 class LogBackward(ElementwiseFunction):
     kernel_op = "log_bwd"
     node_name = "LogBackwardBackward0"
+    saves = (0, 1)
 
     @staticmethod
     def forward(ctx, g, x):
-        ctx.save_for_backward(g, x)
         return run_float("log_bwd", g, x)
 
     @staticmethod
@@ -114,10 +113,10 @@ register("log1p_fwd", "cupy", cuda.elementwise("log1p_fwd"))  # log(1 + x)
 class Log1p(ElementwiseFunction):
     kernel_op = "log1p_fwd"
     node_name = "Log1PBackward0"
+    saves = (0,)
 
     @staticmethod
     def forward(ctx, x):
-        ctx.save_for_backward(x)
         return _unary("log1p_fwd", x)
 
     @staticmethod
@@ -133,10 +132,10 @@ register("log1p_bwd", "cupy", cuda.elementwise("log1p_bwd"))  # g / (1 + x)
 class Log1pBackward(ElementwiseFunction):
     kernel_op = "log1p_bwd"
     node_name = "Log1PBackwardBackward0"
+    saves = (0, 1)
 
     @staticmethod
     def forward(ctx, g, x):
-        ctx.save_for_backward(g, x)
         return run_float("log1p_bwd", g, x)
 
     @staticmethod
@@ -161,12 +160,11 @@ register("sqrt_fwd", "cupy", cuda.elementwise("sqrt_fwd"))    # sqrt(x)
 class Sqrt(ElementwiseFunction):
     kernel_op = "sqrt_fwd"
     node_name = "SqrtBackward0"
+    saves = (OUT,)
 
     @staticmethod
     def forward(ctx, x):
-        y = _unary("sqrt_fwd", x)
-        ctx.save_for_backward(y)
-        return y
+        return _unary("sqrt_fwd", x)
 
     @staticmethod
     def backward(ctx, g):
@@ -181,10 +179,10 @@ register("sqrt_bwd", "cupy", cuda.elementwise("sqrt_bwd"))    # g / (2y)
 class SqrtBackward(ElementwiseFunction):
     kernel_op = "sqrt_bwd"
     node_name = "SqrtBackwardBackward0"
+    saves = (0, 1)
 
     @staticmethod
     def forward(ctx, g, y):
-        ctx.save_for_backward(g, y)
         return run_float("sqrt_bwd", g, y)
 
     @staticmethod
@@ -206,12 +204,11 @@ register("rsqrt_fwd", "cupy", cuda.elementwise("rsqrt_fwd"))  # 1 / sqrt(x)
 class Rsqrt(ElementwiseFunction):
     kernel_op = "rsqrt_fwd"
     node_name = "RsqrtBackward0"
+    saves = (OUT,)
 
     @staticmethod
     def forward(ctx, x):
-        y = _unary("rsqrt_fwd", x)
-        ctx.save_for_backward(y)
-        return y
+        return _unary("rsqrt_fwd", x)
 
     @staticmethod
     def backward(ctx, g):
@@ -226,10 +223,10 @@ register("rsqrt_bwd", "cupy", cuda.elementwise("rsqrt_bwd"))  # -0.5 g y^3
 class RsqrtBackward(ElementwiseFunction):
     kernel_op = "rsqrt_bwd"
     node_name = "RsqrtBackwardBackward0"
+    saves = (0, 1)
 
     @staticmethod
     def forward(ctx, g, y):
-        ctx.save_for_backward(g, y)
         return run_float("rsqrt_bwd", g, y)
 
     @staticmethod
@@ -251,12 +248,11 @@ register("reciprocal_fwd", "cupy", cuda.elementwise("reciprocal_fwd"))  # 1 / x
 class Reciprocal(ElementwiseFunction):
     kernel_op = "reciprocal_fwd"
     node_name = "ReciprocalBackward0"
+    saves = (OUT,)
 
     @staticmethod
     def forward(ctx, x):
-        y = _unary("reciprocal_fwd", x)
-        ctx.save_for_backward(y)
-        return y
+        return _unary("reciprocal_fwd", x)
 
     @staticmethod
     def backward(ctx, g):
@@ -271,10 +267,10 @@ register("reciprocal_bwd", "cupy", cuda.elementwise("reciprocal_bwd"))  # -g y^2
 class ReciprocalBackward(ElementwiseFunction):
     kernel_op = "reciprocal_bwd"
     node_name = "ReciprocalBackwardBackward0"
+    saves = (0, 1)
 
     @staticmethod
     def forward(ctx, g, y):
-        ctx.save_for_backward(g, y)
         return run_float("reciprocal_bwd", g, y)
 
     @staticmethod
@@ -299,10 +295,10 @@ register("cos_fwd", "cupy", cuda.elementwise("cos_fwd"))      # cos(x)
 class Sin(ElementwiseFunction):
     kernel_op = "sin_fwd"
     node_name = "SinBackward0"
+    saves = (0,)
 
     @staticmethod
     def forward(ctx, x):
-        ctx.save_for_backward(x)
         return _unary("sin_fwd", x)
 
     @staticmethod
@@ -314,10 +310,10 @@ class Sin(ElementwiseFunction):
 class Cos(ElementwiseFunction):
     kernel_op = "cos_fwd"
     node_name = "CosBackward0"
+    saves = (0,)
 
     @staticmethod
     def forward(ctx, x):
-        ctx.save_for_backward(x)
         return _unary("cos_fwd", x)
 
     @staticmethod
@@ -335,10 +331,10 @@ register("cos_bwd", "cupy", cuda.elementwise("cos_bwd"))      # -g sin(x)
 class SinBackward(ElementwiseFunction):
     kernel_op = "sin_bwd"
     node_name = "SinBackwardBackward0"
+    saves = (0, 1)
 
     @staticmethod
     def forward(ctx, g, x):
-        ctx.save_for_backward(g, x)
         return run_float("sin_bwd", g, x)
 
     @staticmethod
@@ -352,10 +348,10 @@ class SinBackward(ElementwiseFunction):
 class CosBackward(ElementwiseFunction):
     kernel_op = "cos_bwd"
     node_name = "CosBackwardBackward0"
+    saves = (0, 1)
 
     @staticmethod
     def forward(ctx, g, x):
-        ctx.save_for_backward(g, x)
         return run_float("cos_bwd", g, x)
 
     @staticmethod
@@ -391,12 +387,11 @@ register("tanh_fwd", "cupy", cuda.elementwise("tanh_fwd"))    # tanh(x)
 class Tanh(ElementwiseFunction):
     kernel_op = "tanh_fwd"
     node_name = "TanhBackward0"
+    saves = (OUT,)
 
     @staticmethod
     def forward(ctx, x):
-        y = _unary("tanh_fwd", x)
-        ctx.save_for_backward(y)
-        return y
+        return _unary("tanh_fwd", x)
 
     @staticmethod
     def backward(ctx, g):
@@ -411,10 +406,10 @@ register("tanh_bwd", "cupy", cuda.elementwise("tanh_bwd"))    # g (1 - y^2)
 class TanhBackward(ElementwiseFunction):
     kernel_op = "tanh_bwd"
     node_name = "TanhBackwardBackward0"
+    saves = (0, 1)
 
     @staticmethod
     def forward(ctx, g, y):
-        ctx.save_for_backward(g, y)
         return run_float("tanh_bwd", g, y)
 
     @staticmethod
@@ -436,12 +431,11 @@ register("sigmoid_fwd", "cupy", cuda.elementwise("sigmoid_fwd"))   # 1 / (1 + ex
 class Sigmoid(ElementwiseFunction):
     kernel_op = "sigmoid_fwd"
     node_name = "SigmoidBackward0"
+    saves = (OUT,)
 
     @staticmethod
     def forward(ctx, x):
-        y = _unary("sigmoid_fwd", x)
-        ctx.save_for_backward(y)
-        return y
+        return _unary("sigmoid_fwd", x)
 
     @staticmethod
     def backward(ctx, g):
@@ -456,10 +450,10 @@ register("sigmoid_bwd", "cupy", cuda.elementwise("sigmoid_bwd"))   # g y (1 - y)
 class SigmoidBackward(ElementwiseFunction):
     kernel_op = "sigmoid_bwd"
     node_name = "SigmoidBackwardBackward0"
+    saves = (0, 1)
 
     @staticmethod
     def forward(ctx, g, y):
-        ctx.save_for_backward(g, y)
         return run_float("sigmoid_bwd", g, y)
 
     @staticmethod
@@ -481,14 +475,13 @@ register("relu_fwd", "cupy", cuda.elementwise("relu_fwd"))    # max(x, 0), NaN p
 class Relu(ElementwiseFunction):
     kernel_op = "relu_fwd"
     node_name = "ReluBackward0"
+    saves = (OUT,)
 
     @staticmethod
     def forward(ctx, x):
         if x._data.dtype.kind == "b":
             raise RuntimeError("\"clamp_min_cpu\" not implemented for 'Bool'")
-        y = _same("relu_fwd", x) if x._data.dtype.kind == "f" else run("maximum_fwd", x, 0)
-        ctx.save_for_backward(y)
-        return y
+        return _same("relu_fwd", x) if x._data.dtype.kind == "f" else run("maximum_fwd", x, 0)
 
     @staticmethod
     def backward(ctx, g):
@@ -512,10 +505,10 @@ register("relu_bwd", "cupy", cuda.elementwise("relu_bwd"))    # y > 0 ? g : 0  (
 class ReluBackward(ElementwiseFunction):
     kernel_op = "relu_bwd"
     node_name = "ThresholdBackwardBackward0"
+    saves = (1,)
 
     @staticmethod
     def forward(ctx, g, y):
-        ctx.save_for_backward(y)
         return run_float("relu_bwd", g, y)
 
     @staticmethod
