@@ -146,14 +146,18 @@ def test_contributions_from_several_devices_accumulate_into_one_leaf(monkeypatch
     x = ag.tensor(x0, device="fake:0", requires_grad=True)
     y = x * x + (x.to("fake:1") * 3).to("fake:0") + x.to("cpu").exp().to("fake:0")
     seen = []
-    add = dispatch.lookup("add_fwd", "fake")
 
-    def spy(*args, **kw):  # every add in this backward sums fake:0 gradients: fake:0 must be current
-        seen.append(current_index("fake"))
-        return add(*args, **kw)
-    monkeypatch.setitem(dispatch._tables["fake"], "add_fwd", spy)
+    def spy(op):  # every add in this backward sums fake:0 gradients: fake:0 must be current
+        fn = dispatch.lookup(op, "fake")
+
+        def run(*args, **kw):
+            seen.append((op, current_index("fake")))
+            return fn(*args, **kw)
+        monkeypatch.setitem(dispatch._tables["fake"], op, run)
+    spy("add_fwd")
+    spy("add_into")   # x's buffer gets four gradients: the third and fourth are added in place
     y.backward(ag.ones(2, device="fake:0"))
-    assert seen and set(seen) == {0}
+    assert {op for op, _ in seen} == {"add_fwd", "add_into"} and {i for _, i in seen} == {0}
     assert x.grad.device == ag.device("fake:0") and x.grad.shape == (2,) and x.grad.dtype is ag.float64
     assert_close(x.grad, 2 * x0 + 3 + np.exp(x0))
 
@@ -165,6 +169,28 @@ def test_grad_accumulates_across_backward_calls_and_keeps_the_leafs_layout():
         y.backward(ag.ones(2, 3, device="fake:1"))
         assert x.grad.shape == (1, 3) and x.grad.dtype is ag.float64 and x.grad.device == x.device
         assert_close(x.grad, np.full((1, 3), 2 * expected))
+
+
+def test_many_gradients_into_one_buffer_sum_in_place_and_leave_each_incoming_gradient_alone():
+    x = ag.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 1.0
+    g = ag.tensor([0.5, -1.0])
+    before = g.numpy().copy()
+    seen = []
+    y.register_hook(lambda grad: seen.append(grad))
+    (y + y + y + y).backward(g)   # each AddBackward hands g itself on: y's buffer gets g four times
+    np.testing.assert_array_equal(g.numpy(), before)
+    np.testing.assert_array_equal(seen[0].numpy(), 4 * before)
+    np.testing.assert_array_equal(x.grad.numpy(), 4 * before)
+
+
+def test_with_create_graph_the_buffer_sum_is_recorded_not_changed_in_place():
+    x = ag.tensor([1.0, 3.0], dtype=ag.float64, requires_grad=True)
+    y = x * x
+    (gx,) = ag.autograd.grad((y + y + y + y).sum(), x, create_graph=True)   # 4 gradients into y's buffer
+    assert_close(gx, 8 * x.detach().numpy())
+    (ggx,) = ag.autograd.grad(gx.sum(), x)
+    assert_close(ggx, np.full(2, 8.0))
 
 
 # order ------------------------------------------------------------------------------------

@@ -125,7 +125,7 @@ class BackwardNode(Node):
             result = tuple(result) if isinstance(result, list) else (result,)
         n = len(self.next_edges)
         if len(result) != n:
-            if len(result) > n and all(r is None for r in result[n:]):
+            if len(result) > n and result[n:] == (None,) * (len(result) - n):   # for non-tensor arguments
                 result = result[:n]
             else:
                 raise RuntimeError(f"function {self.name()} returned an incorrect number of gradients "

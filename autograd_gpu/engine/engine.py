@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import operator
 from heapq import heappop, heappush
 
 import numpy as np
@@ -195,16 +196,38 @@ def _make_current(dev: Device) -> None:
         set_current_index(dev.type, dev.index or 0)
 
 
-def _add_on(dev: Device, a, b):
-    """``a + b`` for a node on ``dev``, possibly called from another device's worker (after a ``.to()``)."""
+def _on(dev: Device, fn, *args):
+    """``fn(*args)`` for a node on ``dev``, possibly called from another device's worker (after a ``.to()``)."""
     if dev.type == "cpu" or current_index(dev.type) == (dev.index or 0):
-        return a + b
+        return fn(*args)
     prev = current_index(dev.type)
     set_current_index(dev.type, dev.index or 0)
     try:
-        return a + b
+        return fn(*args)
     finally:
         set_current_index(dev.type, prev)
+
+
+class _Sum:
+    """An input-buffer slot that has received several gradients: their running sum, a tensor the
+    engine made and alone holds, so later gradients are added into it in place (as PyTorch's
+    InputBuffer does) instead of through a new tensor each. Unwrapped when its node is ready."""
+
+    __slots__ = ("tensor", "add_into")
+
+    def __init__(self, tensor) -> None:
+        from ..ops._common import kernel
+        self.tensor = tensor
+        self.add_into = kernel("add_into", tensor)
+
+
+def _sum(dev: Device, cur, g):
+    """The buffer slot holding ``cur`` after gradient ``g`` (validated: same shape, dtype, device) arrives."""
+    if type(cur) is _Sum:
+        t = cur.tensor
+        t._data = _on(dev, cur.add_into, t._data, g._data)
+        return cur
+    return _Sum(_on(dev, operator.add, cur, g))   # a fresh tensor: no one else holds it
 
 
 def _name_node(e: BaseException, node) -> None:
@@ -342,7 +365,15 @@ def _route(task: GraphTask, node, outputs) -> list:
                 buffers[nxt] = buf
         if g is not None:
             cur = buf[nr]
-            buf[nr] = g if cur is None else _add_on(metas[nr][2], cur, g)
+            if cur is None:
+                buf[nr] = g
+            elif task.create_graph:   # the sum is recorded: never changed in place
+                buf[nr] = _on(metas[nr][2], operator.add, cur, g)
+            else:
+                buf[nr] = _sum(metas[nr][2], cur, g)
         if not left:
+            for j, v in enumerate(buf):
+                if type(v) is _Sum:
+                    buf[j] = v.tensor
             ready.append((nxt, buf))
     return ready

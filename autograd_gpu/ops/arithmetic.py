@@ -45,6 +45,13 @@ class Add(ElementwiseFunction):
         return g if need[0] else None, (g if alpha == 1 else g * alpha) if need[1] else None, None
 
 
+# acc + g into acc, which the caller alone holds (the engine's running gradient sums); CUDA
+# kernels always write a fresh output, so there it is acc + g in a new array
+_cuda_add = cuda.elementwise("add_fwd")
+register("add_into", "numpy", lambda acc, g: np.add(acc, g, out=acc))
+register("add_into", "cupy", lambda acc, g: _cuda_add(acc, g))
+
+
 def add(input, other, *, alpha=1) -> Tensor:
     return Add.apply(input, other) if alpha == 1 else Add.apply(input, other, alpha)
 
