@@ -262,6 +262,7 @@ class Tensor:
         node = self.grad_fn
         if node.retains_grad_hooks is None:
             node.retains_grad_hooks = {}
+            node.plain = False
         node.retains_grad_hooks[self._output_nr] = hook
         self._retains_grad = True
 

@@ -55,6 +55,7 @@ class Node:
     pre_hooks = None
     post_hooks = None
     anomaly_trace = None
+    plain = True               # no hooks ever registered: the engine's loop runs it directly
 
     def __init__(self) -> None:
         self.seq = next(_seq)
@@ -78,6 +79,7 @@ class Node:
         """``fn(grad_inputs, grad_outputs)`` runs after the node; may return new grad_inputs."""
         if self.post_hooks is None:
             self.post_hooks = {}
+            self.plain = False
         h = RemovableHandle(self.post_hooks)
         self.post_hooks[h._key] = fn
         return h
@@ -86,6 +88,7 @@ class Node:
         """``fn(grad_outputs)`` runs before the node; may return new grad_outputs."""
         if self.pre_hooks is None:
             self.pre_hooks = {}
+            self.plain = False
         h = RemovableHandle(self.pre_hooks)
         self.pre_hooks[h._key] = fn
         return h
@@ -93,6 +96,7 @@ class Node:
     def _add_tensor_pre_hook(self, output_nr: int, fn: Callable) -> RemovableHandle:
         if self.tensor_pre_hooks is None:
             self.tensor_pre_hooks = {}
+            self.plain = False
         hooks = self.tensor_pre_hooks.setdefault(output_nr, {})
         h = RemovableHandle(_HookDict(hooks))
         hooks[h._key] = fn
@@ -154,6 +158,7 @@ class AccumulateGrad(Node):
 
     __slots__ = ("variable",)
     is_accumulate = True
+    plain = False
 
     def __init__(self, variable) -> None:
         super().__init__()

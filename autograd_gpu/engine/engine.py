@@ -139,13 +139,20 @@ def _loop(task: GraphTask) -> None:
     """The calling thread's loop: run what is ready here until nothing is outstanding."""
     q = task.caller_queue
     if not task.threaded:  # everything runs here: a plain heap, no counting, no locks
-        heap, switch = q.heap, task.switch_devices
+        heap, switch, keep = q.heap, task.switch_devices, task.keep_graph
+        # nothing to look for around a node without hooks: run it here (what _evaluate would do)
+        direct = not task.captures and task.exec_nodes is None and not (anomaly.enabled and anomaly.check_nan)
         while heap:
             _, _, node, grads = heappop(heap)
             try:
                 if switch:
                     _make_current(node_device(node))
-                outputs = _evaluate(task, node, grads)
+                if direct and node.plain:
+                    outputs = node.apply(grads)
+                    if not keep:
+                        node.release()
+                else:
+                    outputs = _evaluate(task, node, grads)
                 if outputs is not None:
                     for nxt, buf in _route(task, node, outputs):
                         heappush(heap, (-nxt.seq, 0, nxt, buf))   # seq is unique: no tiebreak needed

@@ -24,6 +24,7 @@ from .creation import zeros_like
 
 _BOOL = np.dtype(np.bool_)
 _NDARRAY = np.ndarray
+_UFUNC = np.ufunc
 _INF = math.inf
 _SCALARS = (builtins.int, builtins.float, builtins.bool)
 
@@ -165,6 +166,7 @@ class ElementwiseFunction(Function):
             if dt.kind == "f":
                 grad_on = _grad_state.enabled
                 record = grad_on and (x._requires_grad or x.grad_fn is not None)
+                kern = kernel(cls.kernel_op, x)
                 arrays = [d]
                 for a in args[1:]:
                     t = type(a)
@@ -176,11 +178,12 @@ class ElementwiseFunction(Function):
                             record = True
                         arrays.append(e)
                     elif t is builtins.float or t is builtins.int:   # bool scalars: forward's checks
-                        arrays.append(_scalar_for(d, a))
+                        # a NumPy ufunc keeps the array's dtype for a Python number (NEP 50)
+                        arrays.append(a if type(kern) is _UFUNC else _scalar_for(d, a))
                     else:
                         break
                 else:
-                    out = kernel(cls.kernel_op, x)(*arrays)
+                    out = kern(*arrays)
                     out = Tensor._make(out, x._device) if type(out) is _NDARRAY else _wrap(out, x._device)
                     return record_computed(cls, args, out) if record else out
         return _function_apply(cls, *args, **kwargs)
