@@ -20,7 +20,8 @@ def _subclasses(cls) -> list:
     return out
 
 
-OPS = sorted(_subclasses(ElementwiseFunction), key=lambda c: c.__name__)
+ALL_OPS = sorted(_subclasses(ElementwiseFunction), key=lambda c: c.__name__)
+OPS = [c for c in ALL_OPS if c._n_operands <= 2]   # the fast path's ops
 
 
 def _inputs(cls, dtype, scalar_last: bool) -> list:
@@ -34,8 +35,8 @@ def _inputs(cls, dtype, scalar_last: bool) -> list:
 
 def test_every_fast_op_is_found():
     names = {c.__name__ for c in OPS}
-    assert {"Mul", "Add", "Sub", "Neg", "Exp", "Tanh", "TanhBackward", "Sigmoid", "SigmoidBackward",
-            "MaximumBackwardX"} <= names
+    assert {"Mul", "Add", "Sub", "Neg", "Exp", "Tanh", "TanhBackward", "Sigmoid", "SigmoidBackward"} <= names
+    assert {"MaximumBackwardX", "DivBackwardY", "PowBackwardX"} <= {c.__name__ for c in ALL_OPS} - names
 
 
 @pytest.mark.parametrize("dtype", [ag.float32, ag.float64], ids=str)
@@ -90,6 +91,22 @@ def test_recorded_fast_path_equals_full_path(cls, scalar_last, monkeypatch):
             if f is not None:
                 np.testing.assert_allclose(f.detach().numpy(), s.detach().numpy(), rtol=1e-12, atol=1e-12)
     assert any(g is not None for g in fast[1])
+
+
+@pytest.mark.parametrize("cls", [c for c in ALL_OPS if c not in OPS], ids=lambda c: c.__name__)
+def test_three_operand_ops_take_the_full_path(cls, monkeypatch):
+    args = _inputs(cls, ag.float64, scalar_last=False)
+    expected = cls.apply(*args)
+    ran = []
+    forward = cls.forward
+
+    def spy(*a, **k):
+        ran.append(True)
+        return forward(*a, **k)
+    monkeypatch.setattr(cls, "forward", spy if isinstance(cls.__dict__.get("forward"), classmethod)
+                        else staticmethod(spy))
+    np.testing.assert_array_equal(cls.apply(*args).numpy(), expected.numpy())
+    assert ran
 
 
 def test_mul_saves_each_operand_only_for_the_others_gradient():

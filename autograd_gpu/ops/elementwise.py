@@ -145,7 +145,8 @@ class ElementwiseFunction(Function):
     For such operands ``apply`` calls that kernel directly: no ctx, no grad-mode switch, no
     promotion or broadcast checks (PyTorch's autograd layer steps aside the same way). When an
     input needs a gradient, the output is then recorded from ``saves``. Most ops of a training
-    step, and of a backward pass, take this path. ``tests/test_elementwise_fast_path.py`` checks
+    step, and of a backward pass, take this path; it is written for one and two operands, and
+    the few three-operand ops (second-order backward kernels) take the full path. ``tests/test_elementwise_fast_path.py`` checks
     that every subclass gives what its forward gives, recorded or not.
     """
 
@@ -159,31 +160,33 @@ class ElementwiseFunction(Function):
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        x = args[0] if args else None
-        if type(x) is Tensor and not kwargs and len(args) == cls._n_operands:
-            d = x._data
-            dt = d.dtype
-            if dt.kind == "f":
-                grad_on = _grad_state.enabled
-                record = grad_on and (x._requires_grad or x.grad_fn is not None)
-                kern = kernel(cls.kernel_op, x)
-                arrays = [d]
-                for a in args[1:]:
-                    t = type(a)
-                    if t is Tensor:
-                        e = a._data
-                        if (e.dtype is not dt and e.dtype != dt) or e.shape != d.shape or a._device is not x._device:
-                            break
-                        if grad_on and (a._requires_grad or a.grad_fn is not None):
-                            record = True
-                        arrays.append(e)
-                    elif t is builtins.float or t is builtins.int:   # bool scalars: forward's checks
-                        # a NumPy ufunc keeps the array's dtype for a Python number (NEP 50)
-                        arrays.append(a if type(kern) is _UFUNC else _scalar_for(d, a))
+        n = len(args)
+        if n == cls._n_operands and n <= 2 and not kwargs:   # written out for one and two operands
+            x = args[0]
+            if type(x) is Tensor:
+                d = x._data
+                dt = d.dtype
+                if dt.kind == "f":
+                    grad_on = _grad_state.enabled
+                    record = grad_on and (x._requires_grad or x.grad_fn is not None)
+                    kern = kernel(cls.kernel_op, x)
+                    if n == 1:
+                        out = kern(d)
                     else:
-                        break
-                else:
-                    out = kern(*arrays)
+                        y = args[1]
+                        t = type(y)
+                        if t is Tensor:
+                            e = y._data
+                            if (e.dtype is not dt and e.dtype != dt) or e.shape != d.shape or y._device is not x._device:
+                                return _function_apply(cls, *args)
+                            if grad_on and (y._requires_grad or y.grad_fn is not None):
+                                record = True
+                        elif t is builtins.float or t is builtins.int:   # bool scalars: forward's checks
+                            # a NumPy ufunc keeps the array's dtype for a Python number (NEP 50)
+                            e = y if type(kern) is _UFUNC else _scalar_for(d, y)
+                        else:
+                            return _function_apply(cls, *args)
+                        out = kern(d, e)
                     out = Tensor._make(out, x._device) if type(out) is _NDARRAY else _wrap(out, x._device)
                     return record_computed(cls, args, out) if record else out
         return _function_apply(cls, *args, **kwargs)
