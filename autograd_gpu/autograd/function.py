@@ -99,8 +99,10 @@ class BackwardNode(Node):
         saved = self.saved
         if saved is None:
             raise RuntimeError(FREED_MESSAGE)
-        # a declared ``saves`` keeps Python-number operands as they are (see _keep)
-        return tuple([s.unpack(self) if type(s) is SavedTensor else s for s in saved])
+        out = []   # a loop, not a comprehension: no extra frame on every backward
+        for s in saved:   # a declared ``saves`` keeps Python-number operands as they are (see _keep)
+            out.append(s.unpack(self) if type(s) is SavedTensor else s)
+        return tuple(out)
 
     def mark_non_differentiable(self, *tensors) -> None:
         self.non_differentiable = tensors
