@@ -153,7 +153,7 @@ class Silu(Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        return SiluBackward.apply(g, x), None
+        return SiluBackward._direct(g, x), None
 
 
 class SiluBackward(ElementwiseFunction):
@@ -173,7 +173,7 @@ class SiluBackward(ElementwiseFunction):
         if need[1]:   # f'' = s (1 - s) (2 + x (1 - 2s))
             s = sigmoid(x)
             gx = gg * g * s * (1 - s) * (2 + x * (1 - 2 * s))
-        return SiluBackward.apply(gg, x) if need[0] else None, gx
+        return SiluBackward._direct(gg, x) if need[0] else None, gx
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:

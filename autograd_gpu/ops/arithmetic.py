@@ -53,7 +53,7 @@ register("add_into", "cupy", lambda acc, g: _cuda_add(acc, g))
 
 
 def add(input, other, *, alpha=1) -> Tensor:
-    return Add.apply(input, other) if alpha == 1 else Add.apply(input, other, alpha)
+    return Add._direct(input, other) if alpha == 1 else Add.apply(input, other, alpha)
 
 
 register("sub_fwd", "numpy", lambda x, y, a=1.0: np.subtract(x, y) if a == 1.0 else x - a * y)
@@ -85,7 +85,7 @@ class Sub(ElementwiseFunction):
 
 
 def sub(input, other, *, alpha=1) -> Tensor:
-    return Sub.apply(input, other) if alpha == 1 else Sub.apply(input, other, alpha)
+    return Sub._direct(input, other) if alpha == 1 else Sub.apply(input, other, alpha)
 
 
 # mul / div -----------------------------------------------------------------------
@@ -110,7 +110,7 @@ class Mul(ElementwiseFunction):
 
 
 def mul(input, other) -> Tensor:
-    return Mul.apply(input, other)
+    return Mul._direct(input, other)
 
 
 register("div_fwd", "numpy", np.true_divide)
@@ -179,7 +179,7 @@ class DivRounding(Function):
 def div(input, other, *, rounding_mode: str | None = None) -> Tensor:
     """True division (integers give floats); ``rounding_mode`` 'trunc' or 'floor' rounds the quotient."""
     if rounding_mode is None:
-        return Div.apply(input, other)
+        return Div._direct(input, other)
     if rounding_mode not in ("trunc", "floor"):
         raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
                            f"'{rounding_mode}'")
@@ -187,7 +187,7 @@ def div(input, other, *, rounding_mode: str | None = None) -> Tensor:
 
 
 def true_divide(input, other) -> Tensor:
-    return Div.apply(input, other)
+    return Div._direct(input, other)
 
 
 register("floor_divide_fwd", "numpy", np.floor_divide)
@@ -220,7 +220,7 @@ class Remainder(ElementwiseFunction):
 
 def remainder(input, other) -> Tensor:
     """Python's ``%``: the result has the sign of the divisor."""
-    return Remainder.apply(input, other)
+    return Remainder._direct(input, other)
 
 
 # neg / abs / sign ------------------------------------------------------------------
@@ -245,7 +245,7 @@ class Neg(ElementwiseFunction):
 
 
 def neg(input) -> Tensor:
-    return Neg.apply(input)
+    return Neg._direct(input)
 
 
 negative = neg
@@ -266,7 +266,7 @@ class Abs(ElementwiseFunction):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        return AbsBackward.apply(g, x)
+        return AbsBackward._direct(g, x)
 
 
 register("abs_bwd", "numpy", lambda g, x: g * np.sign(x))
@@ -285,11 +285,11 @@ class AbsBackward(ElementwiseFunction):
     @staticmethod
     def backward(ctx, gg):
         (x,) = ctx.saved_tensors
-        return AbsBackward.apply(gg, x) if ctx.needs_input_grad[0] else None, None
+        return AbsBackward._direct(gg, x) if ctx.needs_input_grad[0] else None, None
 
 
 def abs(input) -> Tensor:
-    return Abs.apply(input)
+    return Abs._direct(input)
 
 
 absolute = abs
@@ -521,13 +521,13 @@ def pow(input, exponent) -> Tensor:
     """tensor ** tensor, tensor ** scalar and scalar ** tensor."""
     if isinstance(input, Tensor):
         if isinstance(exponent, Tensor):
-            return PowTensor.apply(input, exponent)
-        return PowScalar.apply(input, exponent)
+            return PowTensor._direct(input, exponent)
+        return PowScalar._direct(input, exponent)
     return PowScalarBase.apply(input, exponent)
 
 
 def square(input) -> Tensor:
-    return PowScalar.apply(input, 2)
+    return PowScalar._direct(input, 2)
 
 
 METHODS = ('add', 'sub', 'mul', 'div', 'true_divide', 'floor_divide', 'remainder', 'neg', 'negative', 'abs', 'absolute', 'sign', 'floor', 'ceil', 'round', 'trunc', 'fix', 'pow', 'square')

@@ -147,11 +147,11 @@ class Minimum(_Extremum):
 
 
 def maximum(input, other) -> Tensor:
-    return Maximum.apply(input, other)
+    return Maximum._direct(input, other)
 
 
 def minimum(input, other) -> Tensor:
-    return Minimum.apply(input, other)
+    return Minimum._direct(input, other)
 
 
 register("where_fwd", "numpy", np.where)

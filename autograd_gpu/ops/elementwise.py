@@ -145,51 +145,70 @@ class ElementwiseFunction(Function):
     For such operands ``apply`` calls that kernel directly: no ctx, no grad-mode switch, no
     promotion or broadcast checks (PyTorch's autograd layer steps aside the same way). When an
     input needs a gradient, the output is then recorded from ``saves``. Most ops of a training
-    step, and of a backward pass, take this path; it is written for one and two operands, and
-    the few three-operand ops (second-order backward kernels) take the full path. ``tests/test_elementwise_fast_path.py`` checks
-    that every subclass gives what its forward gives, recorded or not.
+    step, and of a backward pass, take this path. It is written out for one and two operands;
+    the few three-operand ops (second-order backward kernels) take the full path.
+    ``tests/test_elementwise_fast_path.py`` checks that every subclass gives what its forward
+    gives, recorded or not.
     """
 
     kernel_op = ""
     _n_operands = 0   # forward's parameters without a default: the kernel's operands
 
+    _direct = None    # apply for exactly the operands, when one or two (see _direct below)
+
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
         params = list(inspect.signature(cls.forward).parameters.values())[1:]   # after ctx
         cls._n_operands = sum(p.default is p.empty for p in params)
+        cls._direct = staticmethod(_direct(cls)) if cls._n_operands <= 2 else None
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        n = len(args)
-        if n == cls._n_operands and n <= 2 and not kwargs:   # written out for one and two operands
-            x = args[0]
-            if type(x) is Tensor:
-                d = x._data
-                dt = d.dtype
-                if dt.kind == "f":
-                    grad_on = _grad_state.enabled
-                    record = grad_on and (x._requires_grad or x.grad_fn is not None)
-                    kern = kernel(cls.kernel_op, x)
-                    if n == 1:
-                        out = kern(d)
-                    else:
-                        y = args[1]
-                        t = type(y)
-                        if t is Tensor:
-                            e = y._data
-                            if (e.dtype is not dt and e.dtype != dt) or e.shape != d.shape or y._device is not x._device:
-                                return _function_apply(cls, *args)
-                            if grad_on and (y._requires_grad or y.grad_fn is not None):
-                                record = True
-                        elif t is builtins.float or t is builtins.int:   # bool scalars: forward's checks
-                            # a NumPy ufunc keeps the array's dtype for a Python number (NEP 50)
-                            e = y if type(kern) is _UFUNC else _scalar_for(d, y)
-                        else:
-                            return _function_apply(cls, *args)
-                        out = kern(d, e)
-                    out = Tensor._make(out, x._device) if type(out) is _NDARRAY else _wrap(out, x._device)
-                    return record_computed(cls, args, out) if record else out
+        if cls._direct is not None and len(args) == cls._n_operands and not kwargs:
+            return cls._direct(*args)
         return _function_apply(cls, *args, **kwargs)
+
+
+_ABSENT = object()
+
+
+def _direct(cls):
+    """``cls.apply`` for exactly its one or two operands as a plain function: the op functions
+    (``mul``, ``exp``, the operators) and backward formulas call it without ``apply``'s
+    ``*args``/``**kwargs`` packing and classmethod binding."""
+    kernel_op = cls.kernel_op
+
+    def direct(x, y=_ABSENT):
+        if type(x) is Tensor:
+            d = x._data
+            dt = d.dtype
+            if dt.kind == "f":
+                grad_on = _grad_state.enabled
+                record = grad_on and (x._requires_grad or x.grad_fn is not None)
+                kern = kernel(kernel_op, x)
+                if y is _ABSENT:
+                    out = kern(d)
+                else:
+                    t = type(y)
+                    if t is Tensor:
+                        e = y._data
+                        if (e.dtype is not dt and e.dtype != dt) or e.shape != d.shape or y._device is not x._device:
+                            return _function_apply(cls, x, y)
+                        if grad_on and (y._requires_grad or y.grad_fn is not None):
+                            record = True
+                    elif t is builtins.float or t is builtins.int:   # bool scalars: forward's checks
+                        # a NumPy ufunc keeps the array's dtype for a Python number (NEP 50)
+                        e = y if type(kern) is _UFUNC else _scalar_for(d, y)
+                    else:
+                        return _function_apply(cls, x, y)
+                    out = kern(d, e)
+                out = Tensor._make(out, x._device) if type(out) is _NDARRAY else _wrap(out, x._device)
+                if record:
+                    return record_computed(cls, (x,) if y is _ABSENT else (x, y), out)
+                return out
+        return _function_apply(cls, x) if y is _ABSENT else _function_apply(cls, x, y)
+    direct.__qualname__ = f"{cls.__qualname__}._direct"
+    return direct
 
 
 def _xp():

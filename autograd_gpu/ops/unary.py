@@ -36,7 +36,7 @@ class Exp(ElementwiseFunction):
 
 
 def exp(input) -> Tensor:
-    return Exp.apply(input)
+    return Exp._direct(input)
 
 
 register("expm1_fwd", "numpy", np.expm1)
@@ -59,7 +59,7 @@ class Expm1(ElementwiseFunction):
 
 
 def expm1(input) -> Tensor:
-    return Expm1.apply(input)
+    return Expm1._direct(input)
 
 
 register("log_fwd", "numpy", np.log)
@@ -78,7 +78,7 @@ class Log(ElementwiseFunction):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        return LogBackward.apply(g, x)
+        return LogBackward._direct(g, x)
 
 
 register("log_bwd", "numpy", lambda g, x: g / x)
@@ -98,12 +98,12 @@ class LogBackward(ElementwiseFunction):
     def backward(ctx, gg):
         g, x = ctx.saved_tensors
         need = ctx.needs_input_grad
-        return (LogBackward.apply(gg, x) if need[0] else None,
+        return (LogBackward._direct(gg, x) if need[0] else None,
                 -(gg * g) / (x * x) if need[1] else None)
 
 
 def log(input) -> Tensor:
-    return Log.apply(input)
+    return Log._direct(input)
 
 
 register("log1p_fwd", "numpy", np.log1p)
@@ -122,7 +122,7 @@ class Log1p(ElementwiseFunction):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        return Log1pBackward.apply(g, x)
+        return Log1pBackward._direct(g, x)
 
 
 register("log1p_bwd", "numpy", lambda g, x: g / (1 + x))
@@ -144,12 +144,12 @@ class Log1pBackward(ElementwiseFunction):
         need = ctx.needs_input_grad
         if need[1]:
             xp1 = x + 1
-        return (Log1pBackward.apply(gg, x) if need[0] else None,
+        return (Log1pBackward._direct(gg, x) if need[0] else None,
                 -(gg * g) / (xp1 * xp1) if need[1] else None)
 
 
 def log1p(input) -> Tensor:
-    return Log1p.apply(input)
+    return Log1p._direct(input)
 
 
 # sqrt / rsqrt / reciprocal -----------------------------------------------------------
@@ -169,7 +169,7 @@ class Sqrt(ElementwiseFunction):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
-        return SqrtBackward.apply(g, y)
+        return SqrtBackward._direct(g, y)
 
 
 register("sqrt_bwd", "numpy", lambda g, y: g / (2 * y))
@@ -189,12 +189,12 @@ class SqrtBackward(ElementwiseFunction):
     def backward(ctx, gg):
         g, y = ctx.saved_tensors
         need = ctx.needs_input_grad
-        return (SqrtBackward.apply(gg, y) if need[0] else None,
+        return (SqrtBackward._direct(gg, y) if need[0] else None,
                 -(gg * g) / (2 * y * y) if need[1] else None)
 
 
 def sqrt(input) -> Tensor:
-    return Sqrt.apply(input)
+    return Sqrt._direct(input)
 
 
 register("rsqrt_fwd", "numpy", lambda x: np.reciprocal(np.sqrt(x)))
@@ -213,7 +213,7 @@ class Rsqrt(ElementwiseFunction):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
-        return RsqrtBackward.apply(g, y)
+        return RsqrtBackward._direct(g, y)
 
 
 register("rsqrt_bwd", "numpy", lambda g, y: -0.5 * g * y * y * y)
@@ -233,12 +233,12 @@ class RsqrtBackward(ElementwiseFunction):
     def backward(ctx, gg):
         g, y = ctx.saved_tensors
         need = ctx.needs_input_grad
-        return (RsqrtBackward.apply(gg, y) if need[0] else None,
+        return (RsqrtBackward._direct(gg, y) if need[0] else None,
                 gg * g * y * y * -1.5 if need[1] else None)
 
 
 def rsqrt(input) -> Tensor:
-    return Rsqrt.apply(input)
+    return Rsqrt._direct(input)
 
 
 register("reciprocal_fwd", "numpy", np.reciprocal)
@@ -257,7 +257,7 @@ class Reciprocal(ElementwiseFunction):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
-        return ReciprocalBackward.apply(g, y)
+        return ReciprocalBackward._direct(g, y)
 
 
 register("reciprocal_bwd", "numpy", lambda g, y: -g * y * y)
@@ -277,12 +277,12 @@ class ReciprocalBackward(ElementwiseFunction):
     def backward(ctx, gg):
         g, y = ctx.saved_tensors
         need = ctx.needs_input_grad
-        return (ReciprocalBackward.apply(gg, y) if need[0] else None,
+        return (ReciprocalBackward._direct(gg, y) if need[0] else None,
                 gg * g * y * -2 if need[1] else None)
 
 
 def reciprocal(input) -> Tensor:
-    return Reciprocal.apply(input)
+    return Reciprocal._direct(input)
 
 
 # sin / cos ----------------------------------------------------------------------
@@ -304,7 +304,7 @@ class Sin(ElementwiseFunction):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        return SinBackward.apply(g, x)
+        return SinBackward._direct(g, x)
 
 
 class Cos(ElementwiseFunction):
@@ -319,7 +319,7 @@ class Cos(ElementwiseFunction):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        return CosBackward.apply(g, x)
+        return CosBackward._direct(g, x)
 
 
 register("sin_bwd", "numpy", lambda g, x: g * np.cos(x))
@@ -341,8 +341,8 @@ class SinBackward(ElementwiseFunction):
     def backward(ctx, gg):
         g, x = ctx.saved_tensors
         need = ctx.needs_input_grad
-        return (SinBackward.apply(gg, x) if need[0] else None,
-                CosBackward.apply(gg * g, x) if need[1] else None)
+        return (SinBackward._direct(gg, x) if need[0] else None,
+                CosBackward._direct(gg * g, x) if need[1] else None)
 
 
 class CosBackward(ElementwiseFunction):
@@ -358,16 +358,16 @@ class CosBackward(ElementwiseFunction):
     def backward(ctx, gg):
         g, x = ctx.saved_tensors
         need = ctx.needs_input_grad
-        return (CosBackward.apply(gg, x) if need[0] else None,
-                -SinBackward.apply(gg * g, x) if need[1] else None)
+        return (CosBackward._direct(gg, x) if need[0] else None,
+                -SinBackward._direct(gg * g, x) if need[1] else None)
 
 
 def sin(input) -> Tensor:
-    return Sin.apply(input)
+    return Sin._direct(input)
 
 
 def cos(input) -> Tensor:
-    return Cos.apply(input)
+    return Cos._direct(input)
 
 
 # tanh / sigmoid / relu ----------------------------------------------------------
@@ -394,7 +394,7 @@ class Tanh(ElementwiseFunction):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
-        return TanhBackward.apply(g, y)
+        return TanhBackward._direct(g, y)
 
 
 register("tanh_bwd", "numpy", lambda g, y: g * (1 - y * y))
@@ -414,12 +414,12 @@ class TanhBackward(ElementwiseFunction):
     def backward(ctx, gg):
         g, y = ctx.saved_tensors
         need = ctx.needs_input_grad
-        return (TanhBackward.apply(gg, y) if need[0] else None,
+        return (TanhBackward._direct(gg, y) if need[0] else None,
                 gg * g * y * -2 if need[1] else None)
 
 
 def tanh(input) -> Tensor:
-    return Tanh.apply(input)
+    return Tanh._direct(input)
 
 
 register("sigmoid_fwd", "numpy", _np_sigmoid)
@@ -438,7 +438,7 @@ class Sigmoid(ElementwiseFunction):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
-        return SigmoidBackward.apply(g, y)
+        return SigmoidBackward._direct(g, y)
 
 
 register("sigmoid_bwd", "numpy", lambda g, y: g * y * (1 - y))
@@ -458,12 +458,12 @@ class SigmoidBackward(ElementwiseFunction):
     def backward(ctx, gg):
         g, y = ctx.saved_tensors
         need = ctx.needs_input_grad
-        return (SigmoidBackward.apply(gg, y) if need[0] else None,
+        return (SigmoidBackward._direct(gg, y) if need[0] else None,
                 gg * g * (1 - 2 * y) if need[1] else None)
 
 
 def sigmoid(input) -> Tensor:
-    return Sigmoid.apply(input)
+    return Sigmoid._direct(input)
 
 
 register("relu_fwd", "numpy", lambda x: np.maximum(x, 0))
@@ -484,7 +484,7 @@ class Relu(ElementwiseFunction):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
-        return ReluBackward.apply(g, y)
+        return ReluBackward._direct(g, y)
 
 
 def _np_relu_bwd(g, y):
@@ -512,11 +512,11 @@ class ReluBackward(ElementwiseFunction):
     @staticmethod
     def backward(ctx, gg):
         (y,) = ctx.saved_tensors
-        return ReluBackward.apply(gg, y) if ctx.needs_input_grad[0] else None, None
+        return ReluBackward._direct(gg, y) if ctx.needs_input_grad[0] else None, None
 
 
 def relu(input) -> Tensor:
-    return Relu.apply(input)
+    return Relu._direct(input)
 
 
 METHODS = ('exp', 'expm1', 'log', 'log1p', 'sqrt', 'rsqrt', 'reciprocal', 'sin', 'cos', 'tanh', 'sigmoid', 'relu')
