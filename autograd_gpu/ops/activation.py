@@ -17,7 +17,7 @@ from ..dispatch import register
 from ..tensor import Tensor
 from ._common import kernel
 from .compare import where
-from .elementwise import ElementwiseFunction, _unary, run_float
+from .elementwise import FusedBackward, _unary, run_float
 from .unary import _np_sigmoid, exp, sigmoid, tanh
 
 _SQRT1_2 = 1 / math.sqrt(2.0)
@@ -156,14 +156,9 @@ class Silu(Function):
         return SiluBackward._direct(g, x), None
 
 
-class SiluBackward(ElementwiseFunction):
+class SiluBackward(FusedBackward):
     kernel_op = "silu_bwd"
     node_name = "SiluBackwardBackward0"
-    saves = (0, 1)
-
-    @staticmethod
-    def forward(ctx, g, x):
-        return run_float("silu_bwd", g, x)
 
     @staticmethod
     def backward(ctx, gg):

@@ -16,8 +16,8 @@ from ..backends import cuda
 from ..dispatch import register
 from ..tensor import Tensor
 from ._common import kernel
-from .elementwise import (_INF, _SCALARS, ElementwiseFunction, _is_bool, _on_device_of, _same, _xp, _xp_ufunc,
-                          _zero_grads, run, run_float)
+from .elementwise import (_INF, _SCALARS, ElementwiseFunction, FusedBackward, _is_bool, _on_device_of, _same, _xp,
+                          _xp_ufunc, _zero_grads, run, run_float)
 from .unary import log
 
 
@@ -273,14 +273,10 @@ register("abs_bwd", "numpy", lambda g, x: g * np.sign(x))
 register("abs_bwd", "cupy", cuda.elementwise("abs_bwd"))      # g sign(x)
 
 
-class AbsBackward(ElementwiseFunction):
+class AbsBackward(FusedBackward):
     kernel_op = "abs_bwd"
     node_name = "AbsBackwardBackward0"
     saves = (1,)
-
-    @staticmethod
-    def forward(ctx, g, x):
-        return run_float("abs_bwd", g, x)
 
     @staticmethod
     def backward(ctx, gg):

@@ -211,6 +211,18 @@ def _direct(cls):
     return direct
 
 
+class FusedBackward(ElementwiseFunction):
+    """The fused kernel of a one-input op's backward, ``kernel_op(g, v)`` where ``v`` is the input or
+    output the op saved: one pass over memory on CUDA. Subclasses name the kernel and the node and
+    give their own exact backward (so double backward stays exact)."""
+
+    saves = (0, 1)
+
+    @classmethod
+    def forward(cls, ctx, g, v):
+        return run_float(cls.kernel_op, g, v)
+
+
 def _xp():
     from ..device import get_backend
     return get_backend("cuda").xp

@@ -11,7 +11,7 @@ from ..backends import cuda
 from ..dispatch import register
 from ..tensor import Tensor
 from ..autograd.function import OUT
-from .elementwise import ElementwiseFunction, _same, _unary, run, run_float
+from .elementwise import ElementwiseFunction, FusedBackward, _same, _unary, run
 
 
 
@@ -85,14 +85,9 @@ register("log_bwd", "numpy", lambda g, x: g / x)
 register("log_bwd", "cupy", cuda.elementwise("log_bwd"))      # g / x
 
 
-class LogBackward(ElementwiseFunction):
+class LogBackward(FusedBackward):
     kernel_op = "log_bwd"
     node_name = "LogBackwardBackward0"
-    saves = (0, 1)
-
-    @staticmethod
-    def forward(ctx, g, x):
-        return run_float("log_bwd", g, x)
 
     @staticmethod
     def backward(ctx, gg):
@@ -129,14 +124,9 @@ register("log1p_bwd", "numpy", lambda g, x: g / (1 + x))
 register("log1p_bwd", "cupy", cuda.elementwise("log1p_bwd"))  # g / (1 + x)
 
 
-class Log1pBackward(ElementwiseFunction):
+class Log1pBackward(FusedBackward):
     kernel_op = "log1p_bwd"
     node_name = "Log1PBackwardBackward0"
-    saves = (0, 1)
-
-    @staticmethod
-    def forward(ctx, g, x):
-        return run_float("log1p_bwd", g, x)
 
     @staticmethod
     def backward(ctx, gg):
@@ -176,14 +166,9 @@ register("sqrt_bwd", "numpy", lambda g, y: g / (2 * y))
 register("sqrt_bwd", "cupy", cuda.elementwise("sqrt_bwd"))    # g / (2y)
 
 
-class SqrtBackward(ElementwiseFunction):
+class SqrtBackward(FusedBackward):
     kernel_op = "sqrt_bwd"
     node_name = "SqrtBackwardBackward0"
-    saves = (0, 1)
-
-    @staticmethod
-    def forward(ctx, g, y):
-        return run_float("sqrt_bwd", g, y)
 
     @staticmethod
     def backward(ctx, gg):
@@ -220,14 +205,9 @@ register("rsqrt_bwd", "numpy", lambda g, y: -0.5 * g * y * y * y)
 register("rsqrt_bwd", "cupy", cuda.elementwise("rsqrt_bwd"))  # -0.5 g y^3
 
 
-class RsqrtBackward(ElementwiseFunction):
+class RsqrtBackward(FusedBackward):
     kernel_op = "rsqrt_bwd"
     node_name = "RsqrtBackwardBackward0"
-    saves = (0, 1)
-
-    @staticmethod
-    def forward(ctx, g, y):
-        return run_float("rsqrt_bwd", g, y)
 
     @staticmethod
     def backward(ctx, gg):
@@ -264,14 +244,9 @@ register("reciprocal_bwd", "numpy", lambda g, y: -g * y * y)
 register("reciprocal_bwd", "cupy", cuda.elementwise("reciprocal_bwd"))  # -g y^2
 
 
-class ReciprocalBackward(ElementwiseFunction):
+class ReciprocalBackward(FusedBackward):
     kernel_op = "reciprocal_bwd"
     node_name = "ReciprocalBackwardBackward0"
-    saves = (0, 1)
-
-    @staticmethod
-    def forward(ctx, g, y):
-        return run_float("reciprocal_bwd", g, y)
 
     @staticmethod
     def backward(ctx, gg):
@@ -328,14 +303,9 @@ register("cos_bwd", "numpy", lambda g, x: -g * np.sin(x))
 register("cos_bwd", "cupy", cuda.elementwise("cos_bwd"))      # -g sin(x)
 
 
-class SinBackward(ElementwiseFunction):
+class SinBackward(FusedBackward):
     kernel_op = "sin_bwd"
     node_name = "SinBackwardBackward0"
-    saves = (0, 1)
-
-    @staticmethod
-    def forward(ctx, g, x):
-        return run_float("sin_bwd", g, x)
 
     @staticmethod
     def backward(ctx, gg):
@@ -345,14 +315,9 @@ class SinBackward(ElementwiseFunction):
                 CosBackward._direct(gg * g, x) if need[1] else None)
 
 
-class CosBackward(ElementwiseFunction):
+class CosBackward(FusedBackward):
     kernel_op = "cos_bwd"
     node_name = "CosBackwardBackward0"
-    saves = (0, 1)
-
-    @staticmethod
-    def forward(ctx, g, x):
-        return run_float("cos_bwd", g, x)
 
     @staticmethod
     def backward(ctx, gg):
@@ -401,14 +366,9 @@ register("tanh_bwd", "numpy", lambda g, y: g * (1 - y * y))
 register("tanh_bwd", "cupy", cuda.elementwise("tanh_bwd"))    # g (1 - y^2)
 
 
-class TanhBackward(ElementwiseFunction):
+class TanhBackward(FusedBackward):
     kernel_op = "tanh_bwd"
     node_name = "TanhBackwardBackward0"
-    saves = (0, 1)
-
-    @staticmethod
-    def forward(ctx, g, y):
-        return run_float("tanh_bwd", g, y)
 
     @staticmethod
     def backward(ctx, gg):
@@ -445,14 +405,9 @@ register("sigmoid_bwd", "numpy", lambda g, y: g * y * (1 - y))
 register("sigmoid_bwd", "cupy", cuda.elementwise("sigmoid_bwd"))   # g y (1 - y)
 
 
-class SigmoidBackward(ElementwiseFunction):
+class SigmoidBackward(FusedBackward):
     kernel_op = "sigmoid_bwd"
     node_name = "SigmoidBackwardBackward0"
-    saves = (0, 1)
-
-    @staticmethod
-    def forward(ctx, g, y):
-        return run_float("sigmoid_bwd", g, y)
 
     @staticmethod
     def backward(ctx, gg):
@@ -500,14 +455,10 @@ register("relu_bwd", "numpy", _np_relu_bwd)
 register("relu_bwd", "cupy", cuda.elementwise("relu_bwd"))    # y > 0 ? g : 0  (relu'(0) = 0)
 
 
-class ReluBackward(ElementwiseFunction):
+class ReluBackward(FusedBackward):
     kernel_op = "relu_bwd"
     node_name = "ThresholdBackwardBackward0"
     saves = (1,)
-
-    @staticmethod
-    def forward(ctx, g, y):
-        return run_float("relu_bwd", g, y)
 
     @staticmethod
     def backward(ctx, gg):
