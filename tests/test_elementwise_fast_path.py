@@ -163,3 +163,17 @@ def test_mixed_devices_still_raise():
     b = ag.ones(3, device="fake:1")
     with pytest.raises(RuntimeError, match="Expected all tensors to be on the same device"):
         a * b
+
+
+def test_python_numbers_become_cached_constants_that_keep_the_sign_of_zero():
+    x = ag.tensor([1.0, -2.0], dtype=ag.float32)
+    a = x._data
+    for v in (0.0, -0.0, 0, 0.5, -0.5, 0.0, -0.0, float("nan"), float("inf")):
+        out = (x * v).numpy()
+        ref = a * v
+        assert out.dtype == np.float32
+        np.testing.assert_array_equal(out, ref)
+        np.testing.assert_array_equal(np.signbit(out), np.signbit(ref))
+    from autograd_gpu.ops.elementwise import _constant
+    c = _constant(0.5, np.dtype(np.float32))
+    assert c is _constant(0.5, np.dtype(np.float32)) and not c.flags.writeable

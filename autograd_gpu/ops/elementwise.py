@@ -73,6 +73,26 @@ def _scalar_for(arr, v):
     return arr.dtype.type(v) if type(arr) is _NDARRAY else v
 
 
+_CONSTANTS: dict = {}
+
+
+def _constant(v, dtype):
+    """Python number ``v`` as a read-only 0-d array of ``dtype``, cached. A NumPy ufunc takes a 0-d
+    array operand for the cost of an array operand, where converting a Python number costs about
+    as much again as the whole op on a small array. Same values: NEP 50 converts the number to the
+    array's dtype too. Zeros are keyed by their sign (0.0 == -0.0); NaN is not cached."""
+    key = (v, dtype) if v else (math.copysign(1.0, v), dtype, 0)
+    a = _CONSTANTS.get(key)
+    if a is None:
+        a = np.array(v, dtype)
+        a.flags.writeable = False
+        if v == v:
+            if len(_CONSTANTS) >= 1024:
+                _CONSTANTS.clear()
+            _CONSTANTS[key] = a
+    return a
+
+
 def _fast(x, y):
     """The arrays of a binary op that needs no cast, broadcast check or device check, else None
     (a Python number goes through ``_scalar_for``)."""
@@ -197,8 +217,7 @@ def _direct(cls):
                         if grad_on and (y._requires_grad or y.grad_fn is not None):
                             record = True
                     elif t is builtins.float or t is builtins.int:   # bool scalars: forward's checks
-                        # a NumPy ufunc keeps the array's dtype for a Python number (NEP 50)
-                        e = y if type(kern) is _UFUNC else _scalar_for(d, y)
+                        e = _constant(y, dt) if type(kern) is _UFUNC else _scalar_for(d, y)
                     else:
                         return _function_apply(cls, x, y)
                     out = kern(d, e)

@@ -11,7 +11,7 @@ from ..backends import cuda
 from ..dispatch import register
 from ..tensor import Tensor
 from ..autograd.function import OUT
-from .elementwise import ElementwiseFunction, FusedBackward, _same, _unary, run
+from .elementwise import ElementwiseFunction, FusedBackward, _constant, _same, _unary, run
 
 
 
@@ -340,7 +340,7 @@ def _np_sigmoid(x):
     # exp(-log(1 + exp(-x))): logaddexp never overflows and keeps relative precision far into
     # the negative tail. Written without out=: on large arrays logaddexp's time dominates either
     # way, and on small ones NumPy's out= handling costs more than the temporaries it saves.
-    return np.exp(-np.logaddexp(0, -x))
+    return np.exp(-np.logaddexp(_constant(0, x.dtype), -x))
 
 
 register("tanh_fwd", "numpy", np.tanh)
@@ -362,7 +362,7 @@ class Tanh(ElementwiseFunction):
         return TanhBackward._direct(g, y)
 
 
-register("tanh_bwd", "numpy", lambda g, y: g * (1 - y * y))
+register("tanh_bwd", "numpy", lambda g, y: g * (_constant(1, y.dtype) - y * y))
 register("tanh_bwd", "cupy", cuda.elementwise("tanh_bwd"))    # g (1 - y^2)
 
 
@@ -401,7 +401,7 @@ class Sigmoid(ElementwiseFunction):
         return SigmoidBackward._direct(g, y)
 
 
-register("sigmoid_bwd", "numpy", lambda g, y: g * y * (1 - y))
+register("sigmoid_bwd", "numpy", lambda g, y: g * y * (_constant(1, y.dtype) - y))
 register("sigmoid_bwd", "cupy", cuda.elementwise("sigmoid_bwd"))   # g y (1 - y)
 
 
