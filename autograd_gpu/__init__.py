@@ -9,10 +9,12 @@ from .dtypes import (DType as dtype, bool, double, float, float16, float32, floa
                      half, int, int8, int16, int32, int64, long, set_default_dtype, short, uint8)
 from .device import Device as device
 from .tensor import Tensor
-from . import ops as _ops
-from .ops import *  # noqa: F401,F403 - every op function, as listed by the ops modules
+from . import api as _api  # noqa: F401 - binds Tensor methods, operators and ag.autograd's functions
+from .ops import registry as _registry
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from . import autograd, cuda, nn, utils
+
+globals().update(_registry.FUNCTIONS)   # ag.<op> for every op declared with a function
 
 __version__ = "0.1.0"
 

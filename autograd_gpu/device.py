@@ -183,6 +183,23 @@ def set_current_index(device_type: str, index: int) -> None:
     get_backend(device_type).set_device(index)
 
 
+# random numbers: one generator per backend, all seeded together ----------------------------
+_seed: int | None = None
+
+
+def manual_seed(seed: int) -> None:
+    """Seed every backend's generator: same seed, same numbers on the same device. A backend
+    brought up later starts from this seed too (``initial_seed``)."""
+    global _seed
+    _seed = int(seed)
+    for b in list(_backends.values()):
+        b.manual_seed(_seed)
+
+
+def initial_seed() -> int | None:
+    return _seed
+
+
 def _cpu_factory():
     from .backends.numpy_backend import NumpyBackend
     return NumpyBackend()

@@ -1,12 +1,18 @@
-"""The (op, backend) -> implementation table.
+"""The (op, backend) -> implementation table, and the tensor-level ops lower layers call by name.
 
-Ops register one implementation per backend by name (``register("exp_fwd",
-"numpy", np.exp)``) so that ``grep exp_fwd`` finds every piece of exp. A backend
-may inherit another's table (the tests' fake device reuses NumPy's).
+Ops register one implementation per backend by name (``register("exp_fwd", "numpy", np.exp)``)
+so that ``grep exp_fwd`` finds every piece of exp. A backend may inherit another's table (the
+tests' fake device reuses NumPy's).
+
+The autograd layer and the engine sit below the ops, so they never import them: what they need
+(``clone``, ``sum_to_shape``, ``zeros_from_meta``) the ops layer ``provide``s here by name.
 """
 from __future__ import annotations
 
+import math
 from typing import Callable
+
+import numpy as np
 
 _tables: dict[str, dict[str, Callable]] = {}
 _parents: dict[str, str] = {}
@@ -44,3 +50,64 @@ def lookup(op: str, backend: str) -> Callable:
 
 def registered(backend: str) -> list[str]:
     return sorted(_tables.get(backend, ()))
+
+
+def kernel(op: str, t) -> Callable:
+    """The implementation of ``op`` for tensor ``t``'s backend (its device caches the table)."""
+    try:
+        return t._device._table[op]
+    except (KeyError, TypeError):
+        return lookup(op, t._device.backend.name)
+
+
+# Python numbers as kernel operands ---------------------------------------------------------
+_UFUNC = np.ufunc
+_NDARRAY = np.ndarray
+_CONSTANTS: dict = {}
+
+
+def constant(v, dtype) -> np.ndarray:
+    """Python number ``v`` as a read-only 0-d array of ``dtype``, cached. A NumPy ufunc takes a 0-d
+    array operand for the cost of an array operand, where converting a Python number costs about
+    as much again as the whole op on a small array. Same values: NEP 50 converts the number to the
+    array's dtype too. Zeros are keyed by their sign (0.0 == -0.0); NaN is not cached."""
+    key = (v, dtype) if v else (math.copysign(1.0, v), dtype, 0)
+    a = _CONSTANTS.get(key)
+    if a is None:
+        a = np.array(v, dtype)
+        a.flags.writeable = False
+        if v == v:
+            if len(_CONSTANTS) >= 1024:
+                _CONSTANTS.clear()
+            _CONSTANTS[key] = a
+    return a
+
+
+def scalar_for(arr, v):
+    """Python number ``v`` as a kernel operand beside ``arr``. On NumPy it becomes a scalar of
+    ``arr``'s dtype: a kernel that applies a NumPy function to a bare float gets a float64 scalar,
+    which promotes the result. CUDA kernels take the number as is and compute half in float32, as
+    PyTorch does."""
+    return arr.dtype.type(v) if type(arr) is _NDARRAY else v
+
+
+def operand(kern: Callable, arr, v):
+    """Python number ``v`` as ``kern``'s operand beside ``arr``: a cached constant for a ufunc."""
+    return constant(v, arr.dtype) if type(kern) is _UFUNC else scalar_for(arr, v)
+
+
+# tensor-level ops for the layers below ops ------------------------------------------------
+_provided: dict[str, Callable] = {}
+
+
+def provide(name: str, fn: Callable) -> None:
+    """Make the ops layer's ``fn`` callable as ``op(name)`` from autograd and the engine."""
+    _provided[name] = fn
+
+
+def op(name: str) -> Callable:
+    try:
+        return _provided[name]
+    except KeyError:
+        raise RuntimeError(f"op '{name}' is not provided: import autograd_gpu (its ops layer provides it)") \
+            from None

@@ -1,17 +1,17 @@
 """Tensor: an array on a device plus the autograd fields (grad, grad_fn, version).
 
-Math lives in ``ops``; each ops module lists in ``METHODS`` the functions that are
-also Tensor methods, and they are attached at the bottom of this file.
+This is the data structure only. Math, autograd hooks and ``backward`` live in the layers
+above, and ``autograd_gpu.api`` binds them as methods and operators (from each op's
+declaration), so this module imports nothing above the core.
 """
 from __future__ import annotations
-
-from typing import Callable
 
 import numpy as np
 
 from . import dtypes as _dt
-from .autograd.graph import RemovableHandle, grad_accumulator
 from .device import Device
+from .dispatch import op
+from .printing import tensor_repr
 
 
 class Tensor:
@@ -21,8 +21,7 @@ class Tensor:
 
     def __new__(cls, *args, **kwargs):
         if cls is Tensor and args:
-            from .ops.creation import tensor
-            return tensor(*args, **kwargs)
+            return op("tensor")(*args, **kwargs)
         return object.__new__(cls)
 
     @classmethod
@@ -205,12 +204,10 @@ class Tensor:
     __hash__ = object.__hash__
 
     def __repr__(self) -> str:
-        from .printing import tensor_repr
         return tensor_repr(self)
 
     def __reduce_ex__(self, proto):
-        from .ops.creation import _rebuild
-        return (_rebuild, (self._host().copy(), str(self._device), self.requires_grad))
+        return (op("rebuild"), (self._host().copy(), str(self._device), self.requires_grad))
 
     def __deepcopy__(self, memo):
         if not self.is_leaf:
@@ -224,11 +221,10 @@ class Tensor:
         memo[id(self)] = t
         return t
 
-    # autograd ------------------------------------------------------------------
-    def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False,
-                 inputs=None) -> None:
-        from .autograd import backward
-        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
+    # autograd (backward and the hooks are bound by autograd_gpu.api) ----------------
+    @property
+    def retains_grad(self) -> bool:
+        return self._retains_grad
 
     def detach(self) -> "Tensor":
         t = Tensor._make(self._data, self._device)
@@ -242,70 +238,7 @@ class Tensor:
         self._requires_grad = False
         return self
 
-    def retain_grad(self) -> None:
-        if not self.requires_grad:
-            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
-        if self.grad_fn is None or self._retains_grad:
-            return
-        import weakref
-        ref = weakref.ref(self)
-
-        def hook(grad):
-            t = ref()
-            if t is None:
-                return
-            from .autograd.grad_mode import is_grad_enabled
-            if t.grad is None:
-                t.grad = grad if is_grad_enabled() else grad.detach()
-            else:
-                t.grad = t.grad + grad
-        node = self.grad_fn
-        if node.retains_grad_hooks is None:
-            node.retains_grad_hooks = {}
-            node.plain = False
-        node.retains_grad_hooks[self._output_nr] = hook
-        self._retains_grad = True
-
-    @property
-    def retains_grad(self) -> bool:
-        return self._retains_grad
-
-    def register_hook(self, hook: Callable[["Tensor"], "Tensor | None"]) -> RemovableHandle:
-        if not self.requires_grad:
-            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
-        if self.grad_fn is not None:
-            return self.grad_fn._add_tensor_pre_hook(self._output_nr, hook)
-        if self._leaf_hooks is None:
-            self._leaf_hooks = {}
-            acc = self._acc_ref() if self._acc_ref is not None else None
-            if acc is not None:
-                acc.tensor_pre_hooks = self._leaf_hooks
-        hooks = self._leaf_hooks.setdefault(0, {})
-        from .autograd.graph import _HookDict
-        h = RemovableHandle(_HookDict(hooks))
-        hooks[h._key] = hook
-        return h
-
-    def register_post_accumulate_grad_hook(self, hook: Callable[["Tensor"], None]) -> RemovableHandle:
-        if self.grad_fn is not None:
-            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
-        if not self._requires_grad:
-            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
-        if self._post_acc_hooks is None:
-            self._post_acc_hooks = {}
-        from .autograd.graph import _HookDict
-        h = RemovableHandle(_HookDict(self._post_acc_hooks))
-        self._post_acc_hooks[h._key] = hook
-        return h
-
-    def _grad_accumulator(self):
-        return grad_accumulator(self)
-
     # devices and dtypes ----------------------------------------------------------
-    def to(self, *args, **kwargs) -> "Tensor":
-        from .ops.copy import to
-        return to(self, *args, **kwargs)
-
     def cuda(self, device=None, non_blocking: bool = False) -> "Tensor":
         if device is None:
             device = "cuda"
@@ -318,7 +251,7 @@ class Tensor:
 
     def type(self, dtype=None):
         if dtype is None:
-            return _type_name(self)
+            return type_name(self)
         return self.to(dtype)
 
     def float(self) -> "Tensor":
@@ -339,33 +272,6 @@ class Tensor:
     def bool(self) -> "Tensor":
         return self.to(_dt.bool)
 
-    # operators: bound to the op functions at the bottom of this file (no extra frame);
-    # only the reflected forms, which swap operands, need a method of their own
-    def __radd__(self, other): return _ops.add(other, self)
-    def __rsub__(self, other): return _ops.sub(other, self)
-    def __rmul__(self, other): return _ops.mul(other, self)
-    def __rtruediv__(self, other): return _ops.div(other, self)
-    def __rfloordiv__(self, other): return _ops.floor_divide(other, self)
-    def __rmod__(self, other): return _ops.remainder(other, self)
-    def __rpow__(self, other): return _ops.pow(other, self)
-    def __rmatmul__(self, other): return _ops.matmul(other, self)
-    def __pos__(self): return self
-    def __invert__(self): return _ops.logical_not(self) if self._data.dtype.kind == "b" else _ops.bitwise_not(self)
-    def __iadd__(self, other): return self.add_(other)
-    def __isub__(self, other): return self.sub_(other)
-    def __imul__(self, other): return self.mul_(other)
-    def __itruediv__(self, other): return self.div_(other)
-    def __getitem__(self, index): return _ops.getitem(self, index)
-    def __setitem__(self, index, value): _ops.setitem(self, index, value)
-
-    @property
-    def T(self) -> "Tensor":
-        return _ops.permute(self, tuple(range(self._data.ndim - 1, -1, -1)))
-
-    @property
-    def mT(self) -> "Tensor":
-        return _ops.transpose(self, -2, -1)
-
 
 def _wrap_dim(dim: int, ndim: int) -> int:
     n = max(ndim, 1)
@@ -374,22 +280,7 @@ def _wrap_dim(dim: int, ndim: int) -> int:
     return dim % n
 
 
-def _type_name(t: Tensor) -> str:
-    from .autograd.function import _type_name as tn
-    return tn(t)
-
-
-from .autograd import function as _function  # noqa: E402
-
-_function.Tensor = Tensor
-from . import ops as _ops  # noqa: E402  (ops import Tensor; attach their methods now)
-
-for _name in _ops.METHODS:
-    setattr(Tensor, _name, getattr(_ops, _name))
-_OPERATORS = {"__add__": "add", "__sub__": "sub", "__mul__": "mul", "__truediv__": "div",
-              "__floordiv__": "floor_divide", "__mod__": "remainder", "__pow__": "pow", "__matmul__": "matmul",
-              "__neg__": "neg", "__abs__": "abs", "__and__": "logical_and", "__or__": "logical_or",
-              "__xor__": "logical_xor", "__eq__": "eq", "__ne__": "ne", "__lt__": "lt", "__le__": "le",
-              "__gt__": "gt", "__ge__": "ge"}
-for _dunder, _name in _OPERATORS.items():
-    setattr(Tensor, _dunder, getattr(_ops, _name))
+def type_name(t: Tensor) -> str:
+    """PyTorch's legacy type name (``torch.cuda.FloatTensor``), used in error messages."""
+    dev = "" if t._device.type == "cpu" else f"{t._device.type}."
+    return f"autograd_gpu.{dev}{t.dtype._torch_name}Tensor"

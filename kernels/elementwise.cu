@@ -280,6 +280,14 @@ OP3(MinimumBwdXOp, y < z ? x : (y == z ? x / C(2) : C(0)))
 #define ON_A(X, NAME, OP) ON_F(X, NAME, OP) X(NAME, OP, int32) X(NAME, OP, int64)
 #define ON_AB(X, NAME, OP) ON_A(X, NAME, OP) X(NAME, OP, bool)
 
+// One line declares a float unary op: its functor and the kernels <name>_fwd_<float16|32|64>.
+// UNARY_F(name, expr in x); UNARY_MATH_F(name, floatfn, doublefn) for a math-library function.
+#define UNARY_F(NAME, EXPR) OP1(NAME##_op, EXPR) ON_F(EW1, NAME##_fwd, NAME##_op)
+#define UNARY_MATH_F(NAME, FF, DF)                                                    \
+  __device__ __forceinline__ float ag_##NAME(float x) { return FF(x); }              \
+  __device__ __forceinline__ double ag_##NAME(double x) { return DF(x); }            \
+  UNARY_F(NAME, ag_##NAME(x))
+
 ON_AB(EW2, add_fwd, AddOp)
 ON_A(EW2, sub_fwd, SubOp)
 ON_AB(EW2, mul_fwd, MulOp)
@@ -325,6 +333,7 @@ ON_F(EW1, silu_fwd, SiluOp)
 ON_F(EW1, softplus_fwd, SoftplusOp)
 ON_F(EW1, leaky_relu_fwd, LeakyReluOp)
 ON_F(EW1, elu_fwd, EluOp)
+UNARY_MATH_F(tan, tanf, tan)
 
 ON_F(EW2, tanh_bwd, TanhBwdOp)
 ON_F(EW2, sigmoid_bwd, SigmoidBwdOp)

@@ -1,6 +1,6 @@
 """Kernel checks that need no GPU: the .cu files compile (when nvcc is here), every kernel
 KERNELS.md promises exists for its dtypes, every CUDA registration names a real kernel, the
-parameter structs match the CUDA layout, and the launch planning of ``cupy_backend`` is right."""
+parameter structs match the CUDA layout, and the launch planning of ``cuda_plan`` is right."""
 from __future__ import annotations
 
 import itertools
@@ -17,6 +17,7 @@ import pytest
 
 import autograd_gpu  # noqa: F401 - registers every op
 from autograd_gpu import dispatch
+from autograd_gpu.backends import cuda_elementwise, cuda_plan, cuda_reduce
 from autograd_gpu.backends import cupy_backend as cb
 
 KDIR = Path(__file__).resolve().parent.parent / "kernels"
@@ -165,10 +166,10 @@ def test_registrations_name_existing_kernels():
 
 # parameter structs match the CUDA layout ---------------------------------------------
 _LAYOUTS = {
-    "EwParams": (cb._EW.size, [("n", 0), ("ndim", 8), ("mode", 12), ("scalar_mask", 16), ("a", 24), ("b", 32),
+    "EwParams": (cuda_plan._EW.size, [("n", 0), ("ndim", 8), ("mode", 12), ("scalar_mask", 16), ("a", 24), ("b", 32),
                                ("fs", 40), ("is", 64), ("shape", 88), ("st", 152)]),
-    "CopyParams": (cb._COPY.size, [("n", 0), ("ndim", 8), ("contig", 12), ("shape", 16), ("st", 80)]),
-    "IdxParams": (cb._IDX.size, [("n", 0), ("ndim", 8), ("axis", 12), ("axis_size", 16), ("src_scalar", 24),
+    "CopyParams": (cuda_plan._COPY.size, [("n", 0), ("ndim", 8), ("contig", 12), ("shape", 16), ("st", 80)]),
+    "IdxParams": (cuda_plan._IDX.size, [("n", 0), ("ndim", 8), ("axis", 12), ("axis_size", 16), ("src_scalar", 24),
                                  ("accumulate", 28), ("fsrc", 32), ("isrc", 40), ("shape", 48), ("st", 112)]),
 }
 
@@ -187,18 +188,18 @@ def test_param_struct_layout_matches_cuda(tmp_path):
 
 
 def test_packed_params_roundtrip():
-    p = cb.ew_params(10, 0, 0b101, 1.5, -2.0, [3.0, 0.0, 4.0], [0, 7, 0], (2, 5), [(5, 1), (0, 1), (1, 0)])
+    p = cuda_plan.ew_params(10, 0, 0b101, 1.5, -2.0, [3.0, 0.0, 4.0], [0, 7, 0], (2, 5), [(5, 1), (0, 1), (1, 0)])
     assert p.nbytes == 344 and p.shape == (1,)
-    v = cb._EW.unpack(p.tobytes())
+    v = cuda_plan._EW.unpack(p.tobytes())
     assert v[:7] == (10, 2, 0, 0b101, 0, 1.5, -2.0)
     assert v[7:10] == (3.0, 0.0, 4.0) and v[10:13] == (0, 7, 0)
     assert v[13:21] == (2, 5, 0, 0, 0, 0, 0, 0)
     st = np.array(v[21:]).reshape(3, 8)
     assert st[0, :2].tolist() == [5, 1] and st[1, :2].tolist() == [0, 1] and st[2, :2].tolist() == [1, 0]
-    assert cb.copy_params(4, 1, (4,), [(1,), (1,)]).nbytes == 208
-    assert cb.idx_params(4, 0, 4, (4,), [(1,)], src_scalar=1, fsrc=2.5).nbytes == 304
+    assert cuda_plan.copy_params(4, 1, (4,), [(1,), (1,)]).nbytes == 208
+    assert cuda_plan.idx_params(4, 0, 4, (4,), [(1,)], src_scalar=1, fsrc=2.5).nbytes == 304
     with pytest.raises(RuntimeError, match="at most 8 dims"):
-        cb.idx_params(1, 0, 1, (1,) * 9, [])
+        cuda_plan.idx_params(1, 0, 1, (1,) * 9, [])
 
 
 def test_kernel_source_inlines_common():
@@ -219,11 +220,11 @@ def _offsets(shape, strides):
 def test_broadcast_strides_matches_numpy(shape, out_shape):
     x = np.arange(math.prod(shape), dtype=np.float32).reshape(shape)
     b = np.broadcast_to(x, out_shape)
-    got = cb.broadcast_strides(shape, tuple(s // 4 for s in x.strides), out_shape)
+    got = cuda_plan.broadcast_strides(shape, tuple(s // 4 for s in x.strides), out_shape)
     assert tuple(0 if n == 1 else s for s, n in zip(got, out_shape)) == \
         tuple(0 if n == 1 else s // 4 for s, n in zip(b.strides, out_shape))
     with pytest.raises(ValueError):
-        cb.broadcast_strides((3,), (1,), (4,))
+        cuda_plan.broadcast_strides((3,), (1,), (4,))
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -234,13 +235,13 @@ def test_collapse_dims_preserves_addressing(seed):
     a = a.transpose(0, 1, 2, 4, 3) if seed % 3 == 0 else a
     shape = a.shape
     b = np.broadcast_to(rng.standard_normal(shape[-1]), shape)
-    sts = [tuple(s // 8 for s in a.strides), tuple(s // 8 for s in b.strides), cb.c_strides(shape)]
-    cshape, csts = cb.collapse_dims(shape, sts)
+    sts = [tuple(s // 8 for s in a.strides), tuple(s // 8 for s in b.strides), cuda_plan.c_strides(shape)]
+    cshape, csts = cuda_plan.collapse_dims(shape, sts)
     assert math.prod(cshape) == math.prod(shape) and len(cshape) <= len(shape)
     for st, cst in zip(sts, csts):
         np.testing.assert_array_equal(_offsets(cshape, cst), _offsets(shape, st))
-    assert cb.collapse_dims((2, 3, 4), [cb.c_strides((2, 3, 4))]) == ((24,), [(1,)])
-    assert cb.collapse_dims((1, 1), [(0, 0)]) == ((), [()])
+    assert cuda_plan.collapse_dims((2, 3, 4), [cuda_plan.c_strides((2, 3, 4))]) == ((24,), [(1,)])
+    assert cuda_plan.collapse_dims((1, 1), [(0, 0)]) == ((), [()])
 
 
 @pytest.mark.parametrize("shape,axes,transpose", [((4, 5, 6), (1,), False), ((4, 5, 6), (0, 2), False),
@@ -252,7 +253,7 @@ def test_plan_reduce_matches_numpy(shape, axes, transpose):
     x = np.random.default_rng(0).standard_normal(shape)
     if transpose:
         x = x.transpose(2, 0, 1)
-    plan = cb.plan_reduce(x.shape, tuple(s // 8 for s in x.strides), axes)
+    plan = cuda_plan.plan_reduce(x.shape, tuple(s // 8 for s in x.strides), axes)
     y = np.ascontiguousarray(x.transpose(plan["perm"])) if plan["perm"] is not None else x
     if plan["perm"] is None:
         assert x.flags.c_contiguous
@@ -262,29 +263,29 @@ def test_plan_reduce_matches_numpy(shape, axes, transpose):
 
 
 def test_plan_split_and_launch_config():
-    assert cb.plan_split(1000, 10**6, 132) == 10**6            # enough rows: no split
-    chunk = cb.plan_split(1, 10**8, 132)
+    assert cuda_plan.plan_split(1000, 10**6, 132) == 10**6            # enough rows: no split
+    chunk = cuda_plan.plan_split(1, 10**8, 132)
     assert chunk < 10**8 and -(-10**8 // chunk) <= 4 * 132
-    assert cb.plan_split(1, 100, 132) == 100
-    assert cb.launch_config(0) == (0, 256)
-    assert cb.launch_config(1) == (1, 256)
-    assert cb.launch_config(1023) == (4, 256)
-    assert cb.launch_config(2**20 + 1, per_thread=4) == (1025, 256)
-    assert cb.launch_config(2**33, max_blocks=1000) == (1000, 256)
-    assert [cb.block_size(n) for n in (0, 1, 33, 100, 10**6)] == [32, 32, 64, 128, 256]
+    assert cuda_plan.plan_split(1, 100, 132) == 100
+    assert cuda_plan.launch_config(0) == (0, 256)
+    assert cuda_plan.launch_config(1) == (1, 256)
+    assert cuda_plan.launch_config(1023) == (4, 256)
+    assert cuda_plan.launch_config(2**20 + 1, per_thread=4) == (1025, 256)
+    assert cuda_plan.launch_config(2**33, max_blocks=1000) == (1000, 256)
+    assert [cuda_plan.block_size(n) for n in (0, 1, 33, 100, 10**6)] == [32, 32, 64, 128, 256]
 
 
 def test_dtypes_and_axes_helpers():
-    assert cb.normalize_axes((-1, 0, 2), 3) == (0, 2)
-    assert cb.normalize_axes(None, 2) == (0, 1)
-    assert cb.normalize_axes(1, 3) == (1,)
+    assert cuda_plan.normalize_axes((-1, 0, 2), 3) == (0, 2)
+    assert cuda_plan.normalize_axes(None, 2) == (0, 1)
+    assert cuda_plan.normalize_axes(1, 3) == (1,)
     i64 = np.dtype(np.int64)
-    assert cb._reduce_dtypes("sum_fwd", np.dtype(np.int32)) == (i64, i64)
-    assert cb._reduce_dtypes("sum_fwd", np.dtype(np.float16)) == (np.dtype(np.float16), np.dtype(np.float32))
-    assert cb._reduce_dtypes("amax_fwd", np.dtype(np.int32)) == (np.dtype(np.int32),) * 2
+    assert cuda_reduce._reduce_dtypes("sum_fwd", np.dtype(np.int32)) == (i64, i64)
+    assert cuda_reduce._reduce_dtypes("sum_fwd", np.dtype(np.float16)) == (np.dtype(np.float16), np.dtype(np.float32))
+    assert cuda_reduce._reduce_dtypes("amax_fwd", np.dtype(np.int32)) == (np.dtype(np.int32),) * 2
     assert cb.dtype_name(np.bool_) == "bool" and cb.dtype_name(np.float16) == "float16"
-    assert cb.scalar_slots(2.5, "f") == (2.5, 0) and cb.scalar_slots(True, "i") == (0.0, 1)
-    assert cb.is_c_contiguous((2, 1, 3), (3, 99, 1)) and not cb.is_c_contiguous((2, 3), (1, 2))
+    assert cuda_plan.scalar_slots(2.5, "f") == (2.5, 0) and cuda_plan.scalar_slots(True, "i") == (0.0, 1)
+    assert cuda_plan.is_c_contiguous((2, 1, 3), (3, 99, 1)) and not cuda_plan.is_c_contiguous((2, 3), (1, 2))
 
 
 # call conventions: each registration uses the launcher family whose signature the op's call sites use ----------
@@ -426,10 +427,10 @@ def test_numpy_and_cuda_implementations_take_the_same_arguments():
         for i, name in enumerate(("a", "b")):
             p = params.get(name)
             if p is not None and p.default is not p.empty:
-                want = cb._EW_DEFAULTS.get(op, (0.0, 0.0))[i]
+                want = cuda_elementwise._EW_DEFAULTS.get(op, (0.0, 0.0))[i]
                 if p.default != want:
                     bad.append(f"{op}: numpy default {name}={p.default}, CUDA default {want}")
-        if op in cb._EW_DEFAULTS and "a" not in params:
+        if op in cuda_elementwise._EW_DEFAULTS and "a" not in params:
             bad.append(f"{op}: CUDA takes a scalar a=, numpy does not")
     assert not bad, bad
 
@@ -438,21 +439,21 @@ def test_numpy_and_cuda_implementations_take_the_same_arguments():
 def test_broadcast_strides_drops_leading_unit_dims_like_numpy_copyto():
     dst = np.zeros((2, 3))
     np.copyto(dst, np.ones((1, 1, 3)))      # the NumPy reference accepts this
-    assert cb.broadcast_strides((1, 1, 3), (3, 3, 1), (2, 3)) == (0, 1)
-    assert cb.broadcast_strides((1, 1), (1, 1), ()) == ()
+    assert cuda_plan.broadcast_strides((1, 1, 3), (3, 3, 1), (2, 3)) == (0, 1)
+    assert cuda_plan.broadcast_strides((1, 1), (1, 1), ()) == ()
     with pytest.raises(ValueError):
-        cb.broadcast_strides((2, 1, 3), (3, 3, 1), (2, 3))
+        cuda_plan.broadcast_strides((2, 1, 3), (3, 3, 1), (2, 3))
 
 
 def test_scalar_slots_follow_numpy_casts():
-    assert cb.scalar_slots(0.5, "b") == (0.0, 1)          # np.bool_(0.5) is True
-    assert cb.scalar_slots(0.0, "b") == (0.0, 0)
-    assert cb.scalar_slots(2.7, "i") == (0.0, 2) and cb.scalar_slots(2.7, "u") == (0.0, 2)
-    assert cb.scalar_slots(np.float32(1.5), "f") == (1.5, 0)
+    assert cuda_plan.scalar_slots(0.5, "b") == (0.0, 1)          # np.bool_(0.5) is True
+    assert cuda_plan.scalar_slots(0.0, "b") == (0.0, 0)
+    assert cuda_plan.scalar_slots(2.7, "i") == (0.0, 2) and cuda_plan.scalar_slots(2.7, "u") == (0.0, 2)
+    assert cuda_plan.scalar_slots(np.float32(1.5), "f") == (1.5, 0)
 
 
 def test_narrow_ints_compute_in_a_kernel_dtype():
     defined = defined_kernels("elementwise")
-    for dt, wide in cb._NARROW.items():
+    for dt, wide in cuda_plan._NARROW.items():
         assert f"add_fwd_{cb.dtype_name(wide)}" in defined and f"add_fwd_{cb.dtype_name(dt)}" not in defined
         assert f"cast_{cb.dtype_name(wide)}_{cb.dtype_name(dt)}" in defined_kernels("copy")

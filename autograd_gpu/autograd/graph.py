@@ -12,6 +12,8 @@ import threading
 import weakref
 from typing import Any, Callable
 
+from .grad_mode import is_grad_enabled
+
 _seq = itertools.count()
 # Sequence numbers order the engine's ready queues (later nodes first). Accumulate-grad nodes
 # take numbers above all others, so leaves get their gradients as soon as they are ready
@@ -171,7 +173,6 @@ class AccumulateGrad(Node):
         return "torch::autograd::AccumulateGrad"
 
     def apply(self, grads: list) -> list:
-        from .grad_mode import is_grad_enabled
         g = grads[0]
         if g is None:
             return []
@@ -206,3 +207,58 @@ def gradient_edge(t) -> tuple[Any, int] | None:
     if t._requires_grad:
         return (grad_accumulator(t), 0)
     return None
+
+
+# Tensor methods of the autograd layer (bound by autograd_gpu.api) ---------------------------
+TENSOR_METHODS = ("retain_grad", "register_hook", "register_post_accumulate_grad_hook")
+
+
+def retain_grad(self) -> None:
+    if not self.requires_grad:
+        raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+    if self.grad_fn is None or self._retains_grad:
+        return
+    ref = weakref.ref(self)
+
+    def hook(grad):
+        t = ref()
+        if t is None:
+            return
+        if t.grad is None:
+            t.grad = grad if is_grad_enabled() else grad.detach()
+        else:
+            t.grad = t.grad + grad
+    node = self.grad_fn
+    if node.retains_grad_hooks is None:
+        node.retains_grad_hooks = {}
+        node.plain = False
+    node.retains_grad_hooks[self._output_nr] = hook
+    self._retains_grad = True
+
+
+def register_hook(self, hook: Callable[[Any], Any]) -> RemovableHandle:
+    if not self.requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    if self.grad_fn is not None:
+        return self.grad_fn._add_tensor_pre_hook(self._output_nr, hook)
+    if self._leaf_hooks is None:
+        self._leaf_hooks = {}
+        acc = self._acc_ref() if self._acc_ref is not None else None
+        if acc is not None:
+            acc.tensor_pre_hooks = self._leaf_hooks
+    hooks = self._leaf_hooks.setdefault(0, {})
+    h = RemovableHandle(_HookDict(hooks))
+    hooks[h._key] = hook
+    return h
+
+
+def register_post_accumulate_grad_hook(self, hook: Callable[[Any], None]) -> RemovableHandle:
+    if self.grad_fn is not None:
+        raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+    if not self._requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    if self._post_acc_hooks is None:
+        self._post_acc_hooks = {}
+    h = RemovableHandle(_HookDict(self._post_acc_hooks))
+    self._post_acc_hooks[h._key] = hook
+    return h

@@ -1,22 +1,25 @@
 """Launchers for our CUDA kernels, safe to import without CuPy.
 
 Ops register ``cuda.elementwise("exp_fwd")`` and friends as their ``cupy``
-implementations; each returns a function that imports the CuPy backend on its
-first call. The launch plumbing itself lives in ``cupy_backend``.
+implementations; each returns a function that imports its family's launcher module
+(``cuda_elementwise``, ``cuda_reduce``, ...: one per ``kernels/<family>.cu``) on its
+first call, and CuPy with it.
 """
 from __future__ import annotations
 
+import importlib
 from typing import Callable
 
-_mod = None
+# launcher family -> the module under backends/ that implements it (a function of that name)
+_FAMILY_MODULES = {"elementwise": "cuda_elementwise", "reduce": "cuda_reduce", "arg_reduce": "cuda_reduce",
+                   "scan": "cuda_scan", "softmax": "cuda_softmax", "index": "cuda_index", "copy": "cuda_copy",
+                   "matmul": "cuda_matmul"}
 
 
-def _backend():
-    global _mod
-    if _mod is None:
-        from . import cupy_backend
-        _mod = cupy_backend
-    return _mod
+def _family(family: str):
+    """The launcher factory ``family`` of its module, imported now (CuPy is imported by its first call)."""
+    mod = importlib.import_module(f".{_FAMILY_MODULES[family]}", __package__)
+    return getattr(mod, family)
 
 
 def _lazy(family: str, kernel: str, **opts) -> Callable:
@@ -25,7 +28,7 @@ def _lazy(family: str, kernel: str, **opts) -> Callable:
     def run(*args, **kwargs):
         nonlocal impl
         if impl is None:
-            impl = getattr(_backend(), family)(kernel, **opts)
+            impl = _family(family)(kernel, **opts)
         return impl(*args, **kwargs)
     run.__name__ = f"cuda_{family}_{kernel}"
     run.__qualname__ = run.__name__
@@ -63,7 +66,7 @@ def softmax(kernel: str) -> Callable:
 
 
 def index(kernel: str) -> Callable:
-    """Kernels of ``kernels/index.cu``; see ``cupy_backend.index`` for each signature."""
+    """Kernels of ``kernels/index.cu``; see ``cuda_index.index`` for each signature."""
     return _lazy("index", kernel)
 
 

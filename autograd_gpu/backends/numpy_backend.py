@@ -29,6 +29,11 @@ class NumpyBackend:
     def synchronize(self, index: int | None) -> None:
         pass
 
+    def as_strided(self, arr: np.ndarray, offset: int, shape: tuple, strides: tuple) -> np.ndarray:
+        """The view of C-contiguous ``arr`` at element ``offset`` with element ``strides``."""
+        isz = arr.itemsize
+        return np.lib.stride_tricks.as_strided(arr.reshape(-1)[offset:], shape, tuple(st * isz for st in strides))
+
     def storage_key(self, arr: np.ndarray) -> int:
         """Identity of the allocation an array views (views of one buffer share it)."""
         while isinstance(arr.base, np.ndarray):

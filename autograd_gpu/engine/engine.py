@@ -17,6 +17,7 @@ from ..autograd import anomaly
 from ..autograd.grad_mode import _state as _grad_state
 from ..autograd.graph import ACCUMULATE_LOCK
 from ..device import CPU, Device, current_index, set_current_index
+from ..dispatch import kernel, op
 from .graph_task import DONE, GraphRoot, GraphTask, LocalQueue, SharedQueue, node_device, priority
 from .workers import current_worker_device, worker_for
 
@@ -50,6 +51,8 @@ def run_backward(root_edges: list, root_grads: list, keep_graph: bool, create_gr
     # A worker running a reentrant backward must not wait on itself: it does all the work.
     single = len(devices) <= 1 or not _multithreading or current_worker_device() is not None
     task.threaded = not single
+    # nothing to look for around a node without hooks (see _evaluate)
+    task.direct = not task.captures and task.exec_nodes is None and not (anomaly.enabled and anomaly.check_nan)
     task.switch_devices = single and len(devices) > 1
     task.caller_queue = LocalQueue() if single else SharedQueue()
     prev_grad = _grad_state.enabled
@@ -139,20 +142,13 @@ def _loop(task: GraphTask) -> None:
     """The calling thread's loop: run what is ready here until nothing is outstanding."""
     q = task.caller_queue
     if not task.threaded:  # everything runs here: a plain heap, no counting, no locks
-        heap, switch, keep = q.heap, task.switch_devices, task.keep_graph
-        # nothing to look for around a node without hooks: run it here (what _evaluate would do)
-        direct = not task.captures and task.exec_nodes is None and not (anomaly.enabled and anomaly.check_nan)
+        heap, switch = q.heap, task.switch_devices
         while heap:
             _, _, node, grads = heappop(heap)
             try:
                 if switch:
                     _make_current(node_device(node))
-                if direct and node.plain:
-                    outputs = node.apply(grads)
-                    if not keep:
-                        node.release()
-                else:
-                    outputs = _evaluate(task, node, grads)
+                outputs = _evaluate(task, node, grads)
                 if outputs is not None:
                     for nxt, buf in _route(task, node, outputs):
                         heappush(heap, (-nxt.seq, 0, nxt, buf))   # seq is unique: no tiebreak needed
@@ -223,7 +219,6 @@ class _Sum:
     __slots__ = ("tensor", "add_into")
 
     def __init__(self, tensor) -> None:
-        from ..ops._common import kernel
         self.tensor = tensor
         self.add_into = kernel("add_into", tensor)
 
@@ -248,7 +243,14 @@ def _name_node(e: BaseException, node) -> None:
 
 
 def _evaluate(task: GraphTask, node, grads: list) -> list | None:
-    """Hooks, then the node itself; its gradients for its next edges (None: pruned, nothing to route)."""
+    """Hooks, then the node itself; its gradients for its next edges (None: pruned, nothing to route).
+
+    A node without hooks in a task that captures, prunes and checks nothing just runs."""
+    if node.plain and task.direct:
+        outputs = node.apply(grads)
+        if not task.keep_graph:
+            node.release()
+        return outputs
     if node.tensor_pre_hooks:
         for nr, hooks in node.tensor_pre_hooks.items():
             for fn in list(hooks.values()):
@@ -308,8 +310,7 @@ def _claim(task: GraphTask, node, grads: list) -> None:
     backend = g._device.backend
     key = backend.storage_key(g._data)
     if key in task.claimed or not g._data.flags.c_contiguous:
-        from ..ops.copy import clone
-        grads[0] = clone(g)
+        grads[0] = op("clone")(g)
     else:
         task.claimed.add(key)
 
@@ -327,17 +328,24 @@ def _validate(node, i: int, g, meta):
     """Sum a broadcast gradient back to the input's shape, cast to its dtype, check its device."""
     shape, dtype, device = meta
     if g._data.shape != shape:
-        from ..ops._common import sum_to_shape, sum_to_compatible
-        if not sum_to_compatible(g._data.shape, shape):
+        if not _sum_to_compatible(g._data.shape, shape):
             raise RuntimeError(f"Function {node.name()} returned an invalid gradient at index {i} - got "
                                f"{list(g._data.shape)} but expected shape compatible with {list(shape)}")
-        g = sum_to_shape(g, shape)
+        g = op("sum_to_shape")(g, shape)
     if g._device is not device:
         raise RuntimeError(f"Function {node.name()} returned an invalid gradient at index {i} - expected "
                            f"device {device} but got {g._device}")
     if g._data.dtype != dtype:
         g = g.to(dtype)
     return g
+
+
+def _sum_to_compatible(src: tuple, dst: tuple) -> bool:
+    """Whether a gradient of shape ``src`` can be summed down to ``dst`` (a broadcast of it)."""
+    if len(dst) > len(src):
+        return False
+    lead = len(src) - len(dst)
+    return all(d == s or d == 1 for s, d in zip(src[lead:], dst))
 
 
 def _route(task: GraphTask, node, outputs) -> list:

@@ -71,7 +71,7 @@ class SharedQueue:
 class GraphTask:
     __slots__ = ("deps", "buffers", "keep_graph", "create_graph", "exec_nodes", "captures", "captured",
                  "accumulate", "lock", "outstanding", "error", "caller_queue", "threaded", "claimed",
-                 "switch_devices")
+                 "switch_devices", "direct")
 
     def __init__(self, keep_graph: bool, create_graph: bool, accumulate: bool) -> None:
         self.deps: dict = {}
@@ -89,3 +89,4 @@ class GraphTask:
         self.threaded = False
         self.switch_devices = False          # one thread, several devices: make each node's current
         self.claimed: set = set()
+        self.direct = False                  # no captures, pruning or NaN checks: hook-free nodes just run

@@ -1,16 +1,14 @@
-"""All ops, gathered by name.
+"""All ops. Importing a family module runs its declarations, which fill ``registry``; the
+layers below (autograd, engine, the Tensor itself) get the few ops they call through
+``dispatch.provide``."""
+from .. import dispatch as _dispatch
+from . import _common, registry
+from . import (activation, arithmetic, broadcast, compare, copy, creation, extrema, gather_scatter, index,  # noqa: F401
+               inplace, join, linalg, padding, rearrange, reduce, scan, shape, softmaxes, unary)
 
-Each family module lists ``METHODS`` (functions that are also Tensor methods) and
-``FUNCTIONS`` (module-level only, e.g. ``ag.zeros``); nothing else is exported.
-"""
-from . import (activation, arithmetic, broadcast, compare, copy, creation, elementwise, index, inplace, linalg,
-               reduce, shape, unary)
-
-_FAMILIES = (broadcast, copy, creation, elementwise, arithmetic, unary, compare, activation, reduce, shape, index,
-             linalg, inplace)
-METHODS = tuple(name for mod in _FAMILIES for name in mod.METHODS)
-FUNCTIONS = tuple(name for mod in _FAMILIES for name in getattr(mod, "FUNCTIONS", ()))
-for _mod in _FAMILIES:
-    for _name in _mod.METHODS + getattr(_mod, "FUNCTIONS", ()):
-        globals()[_name] = getattr(_mod, _name)
-__all__ = list(METHODS + FUNCTIONS)
+for _name, _fn in (("tensor", creation.tensor), ("rebuild", creation._rebuild), ("clone", copy.clone),
+                   ("zeros_like", creation.zeros_like), ("ones_like", creation.ones_like),
+                   ("zeros_from_meta", creation.zeros_from_meta), ("sum_to_shape", _common.sum_to_shape)):
+    _dispatch.provide(_name, _fn)
+globals().update(registry.FUNCTIONS)
+__all__ = sorted(registry.FUNCTIONS)

@@ -4,16 +4,8 @@ from __future__ import annotations
 
 import contextlib
 
-from ..dispatch import lookup
+from ..dispatch import kernel  # noqa: F401 - the ops' one way to a backend implementation
 from ..tensor import Tensor
-
-
-def kernel(op: str, t: Tensor):
-    """The implementation of ``op`` for ``t``'s backend (the device caches its backend's table)."""
-    try:
-        return t._device._table[op]
-    except (KeyError, TypeError):
-        return lookup(op, t._device.backend.name)
 
 
 def on_device(t: Tensor):
@@ -58,14 +50,6 @@ def check_same_device(*tensors) -> None:
 def _order(a, b) -> str:
     # PyTorch names the accelerator first
     return f"{b} and {a}" if a.type == "cpu" else f"{a} and {b}"
-
-
-def sum_to_compatible(src: tuple, dst: tuple) -> bool:
-    """Whether a gradient of shape ``src`` can be summed down to ``dst``."""
-    if len(dst) > len(src):
-        return False
-    lead = len(src) - len(dst)
-    return all(d == s or d == 1 for s, d in zip(src[lead:], dst))
 
 
 def reduced_axes(src: tuple, dst: tuple) -> tuple:

@@ -2,7 +2,9 @@
 leaky_relu, elu (relu, sigmoid and tanh live in ``unary``).
 
 As in ``unary``, each fused ``_bwd`` kernel is an op with its own exact backward, so
-double backward through an activation stays exact.
+double backward through an activation stays exact. ``inplace=True`` runs the form derived
+from the op (``inplace.derive_inplace``): validated first, the input's old value kept for
+backward when it reads it.
 """
 from __future__ import annotations
 
@@ -11,14 +13,14 @@ import math
 import numpy as np
 
 from ..autograd.function import Function
-from ..autograd.grad_mode import is_grad_enabled
 from ..backends import cuda
 from ..dispatch import register
 from ..tensor import Tensor
-from ._common import kernel
 from .compare import where
-from .elementwise import FusedBackward, _unary, run_float
-from .unary import _np_sigmoid, exp, sigmoid, tanh
+from .declare import Pointwise, run_float, unary_float
+from .inplace import derive_inplace
+from .registry import export
+from .unary import exp, np_sigmoid as _np_sigmoid, sigmoid, tanh
 
 _SQRT1_2 = 1 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
@@ -38,19 +40,6 @@ def _np_erf(x):
     if _scipy_erf is not None:
         return _scipy_erf(x).astype(x.dtype, copy=False)
     return np.asarray(_erf_obj(x), dtype=x.dtype)
-
-
-def _check_inplace(x: Tensor) -> None:
-    """Refuse before mutating: nothing may be left half-modified after an error."""
-    if x.grad_fn is None and x._requires_grad and is_grad_enabled():
-        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
-    if x._data.dtype.kind != "f":
-        raise RuntimeError(f"result type Float can't be cast to the desired output type {x.dtype._torch_name}")
-
-
-def _write_back(x: Tensor, out) -> Tensor:
-    x._data[...] = out
-    return x
 
 
 # gelu ---------------------------------------------------------------------------
@@ -79,7 +68,7 @@ class Gelu(Function):
     def forward(ctx, x, approximate):
         ctx.save_for_backward(x)
         ctx.approximate = approximate
-        return _unary("gelu_fwd" if approximate == "none" else "gelu_tanh_fwd", x)
+        return unary_float("gelu_fwd" if approximate == "none" else "gelu_tanh_fwd", x)
 
     @staticmethod
     def backward(ctx, g):
@@ -113,6 +102,7 @@ class GeluBackward(Function):
         return GeluBackward.apply(gg, x, ctx.approximate) if need[0] else None, gx, None
 
 
+@export(function=False, method=False, nn=True)
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     if approximate not in ("none", "tanh"):
         raise RuntimeError("approximate argument must be either none or tanh.")
@@ -120,46 +110,19 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 
 
 # silu ---------------------------------------------------------------------------
-register("silu_fwd", "numpy", lambda x: x * _np_sigmoid(x))
-register("silu_fwd", "cupy", cuda.elementwise("silu_fwd"))      # x sigmoid(x)
-
-
 def _silu_bwd(g, x):
     s = _np_sigmoid(x)
     return g * s * (1 + x * (1 - s))
 
 
-register("silu_bwd", "numpy", _silu_bwd)
-register("silu_bwd", "cupy", cuda.elementwise("silu_bwd"))      # g s (1 + x (1 - s))
-
-
-class Silu(Function):
-    node_name = "SiluBackward0"
-
-    @staticmethod
-    def forward(ctx, x, inplace=False):
-        if not inplace:
-            ctx.save_for_backward(x)
-            return _unary("silu_fwd", x)
-        # backward needs the input, which is about to be overwritten: keep a copy that carries
-        # the input's history, so double backward still reaches it
-        src = Tensor._make(kernel("copy", x)(x._data), x._device)
-        src.grad_fn, src._output_nr = x.grad_fn, x._output_nr
-        _write_back(x, _unary("silu_fwd", src)._data)
-        ctx.mark_dirty(x)
-        ctx.save_for_backward(src)
-        return x
-
+class Silu(Pointwise, kernel="silu_fwd", numpy=lambda x: x * _np_sigmoid(x), saves=0):   # x sigmoid(x)
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        return SiluBackward._direct(g, x), None
+        return SiluBackward.apply(g, x)
 
 
-class SiluBackward(FusedBackward):
-    kernel_op = "silu_bwd"
-    node_name = "SiluBackwardBackward0"
-
+class SiluBackward(Pointwise, kernel="silu_bwd", numpy=_silu_bwd, saves=(0, 1)):   # g s (1 + x (1 - s))
     @staticmethod
     def backward(ctx, gg):
         g, x = ctx.saved_tensors
@@ -168,33 +131,24 @@ class SiluBackward(FusedBackward):
         if need[1]:   # f'' = s (1 - s) (2 + x (1 - 2s))
             s = sigmoid(x)
             gx = gg * g * s * (1 - s) * (2 + x * (1 - 2 * s))
-        return SiluBackward._direct(gg, x) if need[0] else None, gx
+        return SiluBackward.apply(gg, x) if need[0] else None, gx
 
 
+_silu_ = derive_inplace(Silu, "silu", float_result=True, public=False)
+
+
+@export(function=False, method=False, nn=True)
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
-    if inplace:
-        _check_inplace(input)
-        return Silu.apply(input, True)
-    return Silu.apply(input)
+    return _silu_(input) if inplace else Silu.apply(input)
 
 
 # softplus -------------------------------------------------------------------------
-register("softplus_fwd", "numpy",
-         lambda x, a=1.0, b=20.0: np.where(x * a > b, x, np.logaddexp(0, x * a) / a))
-register("softplus_fwd", "cupy", cuda.elementwise("softplus_fwd"))   # beta x > thr ? x : log1p(exp(beta x))/beta
-register("softplus_bwd", "numpy",
-         lambda g, x, a=1.0, b=20.0: np.where(x * a > b, g, g * _np_sigmoid(x * a)))
-register("softplus_bwd", "cupy", cuda.elementwise("softplus_bwd"))   # beta x > thr ? g : g sigmoid(beta x)
-
-
-class Softplus(Function):
-    node_name = "SoftplusBackward0"
-
+class Softplus(Pointwise, kernel="softplus_fwd", saves=0,   # beta x > thr ? x : log1p(exp(beta x))/beta
+               numpy=lambda x, a=1.0, b=20.0: np.where(x * a > b, x, np.logaddexp(0, x * a) / a)):
     @staticmethod
     def forward(ctx, x, beta, threshold):
-        ctx.save_for_backward(x)
         ctx.beta, ctx.threshold = beta, threshold
-        return _unary("softplus_fwd", x, a=float(beta), b=float(threshold))
+        return unary_float("softplus_fwd", x, a=float(beta), b=float(threshold))
 
     @staticmethod
     def backward(ctx, g):
@@ -202,9 +156,8 @@ class Softplus(Function):
         return SoftplusBackward.apply(g, x, ctx.beta, ctx.threshold), None, None
 
 
-class SoftplusBackward(Function):
-    node_name = "SoftplusBackwardBackward0"
-
+class SoftplusBackward(Pointwise, kernel="softplus_bwd",   # beta x > thr ? g : g sigmoid(beta x)
+                       numpy=lambda g, x, a=1.0, b=20.0: np.where(x * a > b, g, g * _np_sigmoid(x * a))):
     @staticmethod
     def forward(ctx, g, x, beta, threshold):
         ctx.save_for_backward(g, x)
@@ -224,46 +177,28 @@ class SoftplusBackward(Function):
         return SoftplusBackward.apply(gg, x, beta, thr) if need[0] else None, gx, None, None
 
 
+@export(function=False, method=False, nn=True)
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + exp(beta x)) / beta, linear above ``threshold`` for stability."""
     return Softplus.apply(input, beta, threshold)
 
 
 # leaky_relu -----------------------------------------------------------------------
-register("leaky_relu_fwd", "numpy", lambda x, a=0.01: np.where(x > 0, x, x * a))
-register("leaky_relu_fwd", "cupy", cuda.elementwise("leaky_relu_fwd"))   # x > 0 ? x : a x
-register("leaky_relu_bwd", "numpy", lambda g, x, a=0.01: np.where(x > 0, g, g * a))
-register("leaky_relu_bwd", "cupy", cuda.elementwise("leaky_relu_bwd"))   # x > 0 ? g : a g
-
-
-class LeakyRelu(Function):
-    node_name = "LeakyReluBackward0"
-
+class LeakyRelu(Pointwise, kernel="leaky_relu_fwd", numpy=lambda x, a=0.01: np.where(x > 0, x, x * a),
+                saves=0):   # x > 0 ? x : a x
     @staticmethod
-    def forward(ctx, x, slope, inplace=False):
-        out = _unary("leaky_relu_fwd", x, a=float(slope))
-        ctx.slope, ctx.inplace = slope, inplace
-        if inplace:   # the output has the input's sign when slope > 0: save it instead of the input
-            _write_back(x, out._data)
-            ctx.mark_dirty(x)
-            ctx.save_for_backward(x)
-            return x
-        ctx.save_for_backward(x)
-        return out
+    def forward(ctx, x, slope):
+        ctx.slope = slope
+        return unary_float("leaky_relu_fwd", x, a=float(slope))
 
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        if ctx.slope < 0 and ctx.inplace:
-            raise RuntimeError("In-place leakyReLu backward calculation is triggered with a negative slope "
-                               "which is not supported. This is caused by calling in-place forward function "
-                               "with a negative slope, please call out-of-place version instead.")
-        return LeakyReluBackward.apply(g, x, ctx.slope), None, None
+        return LeakyReluBackward.apply(g, x, ctx.slope), None
 
 
-class LeakyReluBackward(Function):
-    node_name = "LeakyReluBackwardBackward0"
-
+class LeakyReluBackward(Pointwise, kernel="leaky_relu_bwd",   # x > 0 ? g : a g
+                        numpy=lambda g, x, a=0.01: np.where(x > 0, g, g * a)):
     @staticmethod
     def forward(ctx, g, x, slope):
         ctx.save_for_backward(x)
@@ -277,46 +212,30 @@ class LeakyReluBackward(Function):
                 None, None)
 
 
+_leaky_relu_ = derive_inplace(LeakyRelu, "leaky_relu", float_result=True, public=False)
+
+
+@export(function=False, method=False, nn=True)
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
-    if inplace:
-        _check_inplace(input)
-        return LeakyRelu.apply(input, negative_slope, True)
-    return LeakyRelu.apply(input, negative_slope)
+    return _leaky_relu_(input, negative_slope) if inplace else LeakyRelu.apply(input, negative_slope)
 
 
 # elu ------------------------------------------------------------------------------
-register("elu_fwd", "numpy", lambda x, a=1.0: np.where(x > 0, x, a * np.expm1(np.minimum(x, 0))))
-register("elu_fwd", "cupy", cuda.elementwise("elu_fwd"))       # x > 0 ? x : a (exp(x) - 1)
-register("elu_bwd", "numpy", lambda g, x, a=1.0: np.where(x > 0, g, g * a * np.exp(np.minimum(x, 0))))
-register("elu_bwd", "cupy", cuda.elementwise("elu_bwd"))       # x > 0 ? g : g a exp(x)
-
-
-class Elu(Function):
-    node_name = "EluBackward0"
-
+class Elu(Pointwise, kernel="elu_fwd", numpy=lambda x, a=1.0: np.where(x > 0, x, a * np.expm1(np.minimum(x, 0))),
+          saves=0):   # x > 0 ? x : a (exp(x) - 1)
     @staticmethod
-    def forward(ctx, x, alpha, inplace=False):
-        out = _unary("elu_fwd", x, a=float(alpha))
-        ctx.alpha, ctx.inplace = alpha, inplace
-        if inplace:   # backward from the result: x <= 0 gives a exp(x) = y + a
-            _write_back(x, out._data)
-            ctx.mark_dirty(x)
-            ctx.save_for_backward(x)
-            return x
-        ctx.save_for_backward(x)
-        return out
+    def forward(ctx, x, alpha):
+        ctx.alpha = alpha
+        return unary_float("elu_fwd", x, a=float(alpha))
 
     @staticmethod
     def backward(ctx, g):
-        (v,) = ctx.saved_tensors
-        if ctx.inplace:
-            return where(v > 0, g, g * (v + ctx.alpha)), None, None
-        return EluBackward.apply(g, v, ctx.alpha), None, None
+        (x,) = ctx.saved_tensors
+        return EluBackward.apply(g, x, ctx.alpha), None
 
 
-class EluBackward(Function):
-    node_name = "EluBackwardBackward0"
-
+class EluBackward(Pointwise, kernel="elu_bwd",   # x > 0 ? g : g a exp(x)
+                  numpy=lambda g, x, a=1.0: np.where(x > 0, g, g * a * np.exp(np.minimum(x, 0)))):
     @staticmethod
     def forward(ctx, g, x, alpha):
         ctx.save_for_backward(g, x)
@@ -332,13 +251,9 @@ class EluBackward(Function):
         return EluBackward.apply(gg, x, a) if need[0] else None, gx, None
 
 
+_elu_ = derive_inplace(Elu, "elu", float_result=True, public=False)
+
+
+@export(function=False, method=False, nn=True)
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
-    if inplace:
-        _check_inplace(input)
-        return Elu.apply(input, alpha, True)
-    return Elu.apply(input, alpha)
-
-
-METHODS = ()
-FUNCTIONS = ()
-NN_FUNCTIONAL = ("gelu", "silu", "softplus", "leaky_relu", "elu")
+    return _elu_(input, alpha) if inplace else Elu.apply(input, alpha)

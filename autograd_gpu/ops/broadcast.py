@@ -6,8 +6,10 @@ import numpy as np
 from ..autograd.function import Function
 from ..backends import cuda
 from ..dispatch import register
+from ..device import get_backend
 from ..tensor import Tensor
 from ._common import kernel, reduced_axes
+from .registry import export
 
 register("sum_to_shape", "numpy",
          lambda x, shape: x.sum(axis=reduced_axes(x.shape, shape), keepdims=True).reshape(shape))
@@ -15,7 +17,7 @@ _cuda_sum = cuda.reduce("sum_fwd")
 register("sum_to_shape", "cupy",
          lambda x, shape: _cuda_sum(x, reduced_axes(x.shape, shape), True).reshape(shape))
 register("expand", "numpy", lambda x, shape: np.broadcast_to(x, shape))
-register("expand", "cupy", lambda x, shape: __import__("cupy").broadcast_to(x, shape))  # a view: no kernel
+register("expand", "cupy", lambda x, shape: get_backend("cuda").xp.broadcast_to(x, shape))  # a view: no kernel
 
 
 class SumToShape(Function):
@@ -45,6 +47,7 @@ class Expand(Function):
         return sum_to_shape(g, ctx.in_shape), None
 
 
+@export
 def expand(x: Tensor, *sizes) -> Tensor:
     if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
         sizes = tuple(sizes[0])
@@ -70,12 +73,11 @@ def expand(x: Tensor, *sizes) -> Tensor:
     return Expand.apply(x, out)
 
 
+@export
 def expand_as(x: Tensor, other: Tensor) -> Tensor:
     return expand(x, other._data.shape)
 
 
+@export
 def broadcast_to(x: Tensor, shape) -> Tensor:
     return expand(x, tuple(shape))
-
-
-METHODS = ("expand", "expand_as", "broadcast_to")

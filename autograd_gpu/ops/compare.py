@@ -13,30 +13,27 @@ from ..backends import cuda
 from ..dispatch import register
 from ..tensor import Tensor
 from ._common import broadcast_shapes, check_same_device, kernel, on_device
-from .elementwise import (_BOOL, _INF, ElementwiseFunction, _operands, _run_as,
-                          _same, _wrap, _xp_ufunc, run, run_float)
+from .declare import Pointwise, operands, run, run_as, run_float, same_dtype, wrap, xp_ufunc
+from .inplace import derive_inplace
+from .registry import export
 
+_BOOL = np.dtype(np.bool_)
+_INF = float("inf")
 
 
 # clamp / maximum / minimum / where ---------------------------------------------------
-register("clamp_fwd", "numpy", lambda x, a=-_INF, b=_INF: np.minimum(np.maximum(x, a), b))
-register("clamp_fwd", "cupy", cuda.elementwise("clamp_fwd"))  # min(max(x, a), b)
-
-
-class Clamp(Function):
-    node_name = "ClampBackward1"
-
+class Clamp(Pointwise, kernel="clamp_fwd", numpy=lambda x, a=-_INF, b=_INF: np.minimum(np.maximum(x, a), b),
+            saves=0, node_name="ClampBackward1"):   # min(max(x, a), b); Python-number bounds
     @staticmethod
     def forward(ctx, x, lo, hi):
         bounds = [v for v in (lo, hi) if v is not None]
         dtype = _dt.result_type(x, *bounds)
-        ctx.save_for_backward(x)
         ctx.lo = -_INF if lo is None else lo
         ctx.hi = _INF if hi is None else hi
         if dtype.kind == "f":
-            _, ref, (d,) = _operands(x, dtype=dtype)
-            return _wrap(kernel("clamp_fwd", x)(d, a=builtins.float(ctx.lo), b=builtins.float(ctx.hi)),
-                         x._device)
+            _, ref, (d,) = operands(x, dtype=dtype)
+            return wrap(kernel("clamp_fwd", x)(d, a=builtins.float(ctx.lo), b=builtins.float(ctx.hi)),
+                        x._device)
         out = x if lo is None else run("maximum_fwd", x, lo)     # integer clamp: no int kernel
         return out if hi is None else run("minimum_fwd", out, hi)
 
@@ -66,10 +63,15 @@ class ClampBackward(Function):
         return gg_, None, None, None
 
 
-def clamp(input, min=None, max=None) -> Tensor:
-    """Bounds are inclusive for the gradient (as PyTorch); tensor bounds are supported too."""
+def _check_bounds(min, max) -> None:  # noqa: A002 - PyTorch's names
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+
+
+@export(aliases=("clip",))
+def clamp(input, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's names
+    """Bounds are inclusive for the gradient (as PyTorch); tensor bounds are supported too."""
+    _check_bounds(min, max)
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         out = input
         if min is not None:
@@ -80,26 +82,22 @@ def clamp(input, min=None, max=None) -> Tensor:
     return Clamp.apply(input, min, max)
 
 
-clip = clamp
-
-register("maximum_fwd", "numpy", np.maximum)
-register("maximum_fwd", "cupy", cuda.elementwise("maximum_fwd"))   # max(x, y), NaN propagates
-register("minimum_fwd", "numpy", np.minimum)
-register("minimum_fwd", "cupy", cuda.elementwise("minimum_fwd"))   # min(x, y), NaN propagates
-register("maximum_bwd_x", "numpy", lambda g, x, y: np.where(x > y, g, np.where(x == y, g / 2, 0)))
-register("maximum_bwd_x", "cupy", cuda.elementwise("maximum_bwd_x"))   # ties split evenly
-register("minimum_bwd_x", "numpy", lambda g, x, y: np.where(x < y, g, np.where(x == y, g / 2, 0)))
-register("minimum_bwd_x", "cupy", cuda.elementwise("minimum_bwd_x"))
+_clamp_scalar_ = derive_inplace(Clamp, "clamp", float_result=False, public=False)
 
 
-class _ExtremumBackwardX(ElementwiseFunction):
+@export(aliases=("clip_",))
+def clamp_(self: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's names
+    """In-place ``clamp``: derived from ``Clamp``; tensor bounds write ``clamp``'s result with ``copy_``."""
+    _check_bounds(min, max)
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        return self.copy_(clamp(self, min, max))
+    return _clamp_scalar_(self, min, max)
+
+
+class _ExtremumBackwardX(Pointwise):
     """g routed to the winning side; piecewise constant in x and y, so only g has a gradient."""
 
     saves = (1, 2)
-
-    @classmethod
-    def forward(cls, ctx, g, x, y):
-        return run_float(cls.kernel_op, g, x, y)
 
     @classmethod
     def backward(cls, ctx, gg):
@@ -107,24 +105,21 @@ class _ExtremumBackwardX(ElementwiseFunction):
         return cls.apply(gg, x, y) if ctx.needs_input_grad[0] else None, None, None
 
 
-class MaximumBackwardX(_ExtremumBackwardX):
-    node_name = "MaximumBackwardBackward0"
-    kernel_op = "maximum_bwd_x"
+class MaximumBackwardX(_ExtremumBackwardX, kernel="maximum_bwd_x",   # ties split evenly
+                       numpy=lambda g, x, y: np.where(x > y, g, np.where(x == y, g / 2, 0))):
+    """Maximum's gradient for x."""
 
 
-class MinimumBackwardX(_ExtremumBackwardX):
-    node_name = "MinimumBackwardBackward0"
-    kernel_op = "minimum_bwd_x"
+class MinimumBackwardX(_ExtremumBackwardX, kernel="minimum_bwd_x",
+                       numpy=lambda g, x, y: np.where(x < y, g, np.where(x == y, g / 2, 0))):
+    """Minimum's gradient for x."""
 
 
-class _Extremum(ElementwiseFunction):
+class _Extremum(Pointwise):
     """maximum/minimum: the gradient goes to the winning side (``backward_x``), split on ties."""
     backward_x: type   # MaximumBackwardX / MinimumBackwardX
     saves = (0, 1)
-
-    @classmethod
-    def forward(cls, ctx, x, y):
-        return run(cls.kernel_op, x, y)
+    promote = "same"
 
     @classmethod
     def backward(cls, ctx, g):
@@ -134,24 +129,12 @@ class _Extremum(ElementwiseFunction):
                 cls.backward_x.apply(g, y, x) if need[1] else None)
 
 
-class Maximum(_Extremum):
-    kernel_op = "maximum_fwd"
-    node_name = "MaximumBackward0"
+class Maximum(_Extremum, name="maximum", numpy=np.maximum):   # max(x, y), NaN propagates
     backward_x = MaximumBackwardX
 
 
-class Minimum(_Extremum):
-    kernel_op = "minimum_fwd"
-    node_name = "MinimumBackward0"
+class Minimum(_Extremum, name="minimum", numpy=np.minimum):   # min(x, y), NaN propagates
     backward_x = MinimumBackwardX
-
-
-def maximum(input, other) -> Tensor:
-    return Maximum._direct(input, other)
-
-
-def minimum(input, other) -> Tensor:
-    return Minimum._direct(input, other)
 
 
 register("where_fwd", "numpy", np.where)
@@ -172,10 +155,10 @@ class Where(Function):
             cd, xd, yd = c._data, x._data, y._data
             if (c._device is x._device is y._device and xd.dtype == yd.dtype
                     and cd.shape == xd.shape == yd.shape):
-                return _wrap(kernel("where_fwd", x)(cd, xd, yd), x._device)
+                return wrap(kernel("where_fwd", x)(cd, xd, yd), x._device)
         check_same_device(c, x, y)
         if isinstance(x, Tensor) or isinstance(y, Tensor):
-            dtype, ref, (ax, ay) = _operands(x, y)
+            dtype, ref, (ax, ay) = operands(x, y)
             broadcast_shapes(c._data.shape, np.broadcast_shapes(*(v._data.shape for v in (x, y)
                                                                 if isinstance(v, Tensor))))
             if ref._device is not c._device:
@@ -184,7 +167,7 @@ class Where(Function):
             dtype, ref = _dt.result_type(x, y), c
             ax, ay = dtype.type(x), dtype.type(y)
         cd = c._data if c._device is ref._device else c._data.item()
-        return _wrap(kernel("where_fwd", ref)(cd, ax, ay), ref._device)
+        return wrap(kernel("where_fwd", ref)(cd, ax, ay), ref._device)
 
     @staticmethod
     def backward(ctx, g):
@@ -194,6 +177,7 @@ class Where(Function):
                 Where.apply(c, 0.0, g) if need[2] else None)
 
 
+@export(method=False)
 def where(condition, input=None, other=None) -> Tensor:
     """``condition ? input : other`` elementwise; scalars allowed for either branch."""
     if input is None and other is None:
@@ -212,35 +196,40 @@ for _name, _ufunc in (("eq", np.equal), ("ne", np.not_equal), ("lt", np.less), (
     register(f"{_name}_fwd", "cupy", cuda.elementwise(f"{_name}_fwd", out="bool"))
 
 
+@export(operators=("__eq__",))
 def eq(input, other) -> Tensor:
     if not isinstance(other, _NUMBERS):
         return False   # as PyTorch: comparing with None or a non-number is simply not equal
     return run("eq_fwd", input, other)
 
 
+@export(operators=("__ne__",))
 def ne(input, other) -> Tensor:
     if not isinstance(other, _NUMBERS):
         return True
     return run("ne_fwd", input, other)
 
 
+@export(operators=("__lt__",))
 def lt(input, other) -> Tensor:
     return run("lt_fwd", input, other)
 
 
+@export(operators=("__le__",))
 def le(input, other) -> Tensor:
     return run("le_fwd", input, other)
 
 
+@export(operators=("__gt__",))
 def gt(input, other) -> Tensor:
     return run("gt_fwd", input, other)
 
 
+@export(operators=("__ge__",))
 def ge(input, other) -> Tensor:
     return run("ge_fwd", input, other)
 
 
-less, less_equal, greater, greater_equal, not_equal = lt, le, gt, ge, ne
 
 
 # logical / bitwise / float classification ------------------------------------------
@@ -254,16 +243,19 @@ register("logical_not_fwd", "numpy", np.logical_not)
 register("logical_not_fwd", "cupy", cuda.elementwise("logical_not_fwd", out="bool"))
 
 
+@export(operators=("__and__",))
 def logical_and(input, other) -> Tensor:
-    return _run_as("logical_and_fwd", _BOOL, input, other)
+    return run_as("logical_and_fwd", _BOOL, input, other)
 
 
+@export(operators=("__or__",))
 def logical_or(input, other) -> Tensor:
-    return _run_as("logical_or_fwd", _BOOL, input, other)
+    return run_as("logical_or_fwd", _BOOL, input, other)
 
 
+@export(operators=("__xor__",))
 def logical_xor(input, other) -> Tensor:
-    return _run_as("logical_xor_fwd", _BOOL, input, other)
+    return run_as("logical_xor_fwd", _BOOL, input, other)
 
 
 def _as_bool(x: Tensor):
@@ -271,14 +263,16 @@ def _as_bool(x: Tensor):
     return d if d.dtype == _BOOL else kernel("cast", x)(d, _BOOL)
 
 
+@export
 def logical_not(input) -> Tensor:
-    return _wrap(kernel("logical_not_fwd", input)(_as_bool(input)), input._device)
+    return wrap(kernel("logical_not_fwd", input)(_as_bool(input)), input._device)
 
 
 register("bitwise_not_fwd", "numpy", np.invert)
-register("bitwise_not_fwd", "cupy", _xp_ufunc("invert"))      # no kernel in KERNELS.md yet
+register("bitwise_not_fwd", "cupy", xp_ufunc("invert"))      # no kernel in KERNELS.md yet
 
 
+@export(operators=("__invert__",))
 def bitwise_not(input) -> Tensor:
     kind = input._data.dtype.kind
     if kind == "b":
@@ -286,25 +280,24 @@ def bitwise_not(input) -> Tensor:
     if kind not in "iu":
         raise RuntimeError(f"\"bitwise_not_{input._device.type}\" not implemented for "
                            f"'{input.dtype._torch_name}'")
-    return _same("bitwise_not_fwd", input)
+    return same_dtype("bitwise_not_fwd", input)
 
 
 for _name in ("isnan", "isinf", "isfinite"):
     register(f"{_name}_fwd", "numpy", getattr(np, _name))
-    register(f"{_name}_fwd", "cupy", _xp_ufunc(_name))        # no kernel in KERNELS.md yet
+    register(f"{_name}_fwd", "cupy", xp_ufunc(_name))        # no kernel in KERNELS.md yet
 
 
+@export
 def isnan(input) -> Tensor:
-    return _same("isnan_fwd", input)
+    return same_dtype("isnan_fwd", input)
 
 
+@export
 def isinf(input) -> Tensor:
-    return _same("isinf_fwd", input)
+    return same_dtype("isinf_fwd", input)
 
 
+@export
 def isfinite(input) -> Tensor:
-    return _same("isfinite_fwd", input)
-
-
-METHODS = ('clamp', 'clip', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logical_and', 'logical_or', 'logical_xor', 'logical_not', 'bitwise_not', 'isnan', 'isinf', 'isfinite')
-FUNCTIONS = ('where',)
+    return same_dtype("isfinite_fwd", input)

@@ -14,6 +14,7 @@ from ..device import Device
 from ..dispatch import register
 from ..tensor import Tensor
 from ._common import kernel
+from .registry import export
 
 register("copy", "numpy", lambda x: np.array(x, copy=True, order="C"))
 register("copy", "cupy", cuda.copy("copy"))
@@ -98,13 +99,11 @@ def to(x: Tensor, *args, **kwargs) -> Tensor:
     return ToCopy.apply(x, dev, npd)
 
 
+@export
 def clone(x: Tensor, *, memory_format=None) -> Tensor:
     return Clone.apply(x)
 
 
+@export
 def contiguous(x: Tensor, memory_format=None) -> Tensor:
     return x if x._data.flags.c_contiguous else Clone.apply(x)
-
-
-METHODS = ("clone", "contiguous")
-FUNCTIONS = ()

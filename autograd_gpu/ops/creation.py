@@ -7,10 +7,10 @@ import numpy as np
 
 from .. import dtypes as _dt
 from ..device import Device, get_backend
+from ..device import initial_seed as _initial_seed, manual_seed as _manual_seed
 from ..tensor import Tensor
 from .copy import resolve_device
-
-_seed: int | None = None
+from .registry import export
 
 
 def _np_dtype(dtype, default=None):
@@ -65,6 +65,7 @@ def _infer(arr: np.ndarray, data) -> np.ndarray:
     return arr
 
 
+@export(method=False)
 def tensor(data, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """A new tensor that owns a copy of ``data``."""
     arr = _host_array(data)
@@ -74,6 +75,7 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False, pin_memor
     return _finish(np.require(arr, requirements='C'), device, requires_grad)
 
 
+@export(method=False)
 def as_tensor(data, dtype=None, device=None) -> Tensor:
     """Shares memory with ``data`` when it is already a tensor or a CPU NumPy array of that dtype."""
     if isinstance(data, Tensor):
@@ -84,6 +86,7 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
     return tensor(data, dtype=dtype, device=device)
 
 
+@export(method=False)
 def from_numpy(arr: np.ndarray) -> Tensor:
     if not isinstance(arr, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(arr).__name__})")
@@ -115,18 +118,22 @@ def _filled(size, value, dtype, device, requires_grad) -> Tensor:
     return t
 
 
+@export(method=False)
 def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     return _filled(_size(size), 0, dtype, device, requires_grad)
 
 
+@export(method=False)
 def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     return _filled(_size(size), 1, dtype, device, requires_grad)
 
 
+@export(method=False)
 def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     return _filled(_size(size), 0, dtype, device, requires_grad)
 
 
+@export(method=False)
 def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     if dtype is None:
         dtype = _dt.from_numpy(_dt._scalar_np(fill_value)) if isinstance(fill_value, numbers.Number) else None
@@ -137,18 +144,22 @@ def _like(fn, x: Tensor, *args, dtype=None, device=None, requires_grad=False):
     return fn(*args, dtype=dtype or x.dtype, device=device or x._device, requires_grad=requires_grad)
 
 
+@export(method=False)
 def zeros_like(x: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     return _like(zeros, x, x._data.shape, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
+@export(method=False)
 def ones_like(x: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     return _like(ones, x, x._data.shape, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
+@export(method=False)
 def empty_like(x: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     return _like(empty, x, x._data.shape, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
+@export(method=False)
 def full_like(x: Tensor, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     return full(x._data.shape, fill_value, dtype=dtype or x.dtype, device=device or x._device,
                 requires_grad=requires_grad)
@@ -159,6 +170,7 @@ def zeros_from_meta(meta) -> Tensor:
     return _filled(shape, 0, npd, dev, False)
 
 
+@export(method=False)
 def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     if end is None:
         start, end = 0, start
@@ -172,6 +184,7 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad: b
     return _finish(np.arange(start, end, step).astype(npd), device, requires_grad)
 
 
+@export(method=False)
 def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
@@ -179,23 +192,22 @@ def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad: 
     return _finish(np.linspace(start, end, steps).astype(npd), device, requires_grad)
 
 
+@export(method=False)
 def eye(n: int, m: int | None = None, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     npd = _np_dtype(dtype, _dt.get_default_dtype().np)
     return _finish(np.eye(n, m, dtype=npd), device, requires_grad)
 
 
 # random numbers: one generator per backend, seeded together ------------------------
+@export(method=False)
 def manual_seed(seed: int):
     """Seed every backend's generator: same seed, same numbers on the same device."""
-    global _seed
-    _seed = int(seed)
-    from ..device import _backends
-    for b in list(_backends.values()):
-        b.manual_seed(_seed)
+    _manual_seed(seed)
 
 
+@export(method=False)
 def initial_seed() -> int | None:
-    return _seed
+    return _initial_seed()
 
 
 def _gen(device) -> tuple:
@@ -213,16 +225,19 @@ def _random(sampler, size, dtype, device, requires_grad) -> Tensor:
     return t
 
 
+@export(method=False)
 def rand(*size, dtype=None, device=None, requires_grad: bool = False, generator=None) -> Tensor:
     return _random(lambda g, s, d: g.random(s, dtype=d if d.itemsize >= 4 else np.float32).astype(d, copy=False),
                    size, dtype, device, requires_grad)
 
 
+@export(method=False)
 def randn(*size, dtype=None, device=None, requires_grad: bool = False, generator=None) -> Tensor:
     return _random(lambda g, s, d: g.standard_normal(s, dtype=d if d.itemsize >= 4 else np.float32)
                    .astype(d, copy=False), size, dtype, device, requires_grad)
 
 
+@export(method=False)
 def randint(low, high=None, size=None, *, dtype=None, device=None, requires_grad: bool = False,
             generator=None) -> Tensor:
     if size is None:
@@ -234,6 +249,7 @@ def randint(low, high=None, size=None, *, dtype=None, device=None, requires_grad
     return Tensor._make(g.integers(low, high, size=_size((size,))).astype(npd), dev)
 
 
+@export(method=False)
 def randperm(n: int, *, dtype=None, device=None, requires_grad: bool = False, generator=None) -> Tensor:
     npd = _np_dtype(dtype, np.dtype(np.int64))
     dev, g = _gen(device)
@@ -250,9 +266,3 @@ def _rebuild(arr: np.ndarray, device: str, requires_grad: bool) -> Tensor:
     if requires_grad:
         t.requires_grad_(True)
     return t
-
-
-METHODS = ()
-FUNCTIONS = ("tensor", "as_tensor", "from_numpy", "zeros", "ones", "empty", "full", "zeros_like", "ones_like",
-             "empty_like", "full_like", "arange", "linspace", "eye", "manual_seed", "initial_seed", "rand",
-             "randn", "randint", "randperm")

@@ -1,10 +1,11 @@
-"""In-place ops (``add_``, ``mul_``, ``copy_``, ...): validate, compute out of place, write back.
+"""In-place ops: the derivation of ``op_`` from an out-of-place op, and the ops that exist only
+in place (``fill_``, ``zero_``, ``copy_``).
 
 Everything that can fail (broadcast, dtype cast, leaf rule, devices) is checked before
 the first byte of ``self`` changes. The result is computed with the out-of-place kernels
-and written into ``self``'s (possibly strided) array with ``copy_into``. Every op runs as
-a Function that marks ``self`` dirty: ``apply`` bumps the version counter exactly once
-and, when a gradient is needed, rebases ``self``'s history onto the new node.
+and written into ``self``'s (possibly strided) array with ``copy_into``; the version counter
+is bumped exactly once and, when a gradient is needed, ``self``'s history is rebased onto
+the new node.
 """
 from __future__ import annotations
 
@@ -14,26 +15,15 @@ import numpy as np
 
 from .. import dtypes as _dt
 from ..autograd.function import Function
+from ..autograd.recording import apply_inplace
 from ..autograd.grad_mode import _state as _grad_state
-from ..backends import cuda
-from ..dispatch import lookup, register
+from ..dispatch import register
 from ..tensor import Tensor
 from ._common import broadcast_shapes, check_same_device, kernel
+from .copy import Clone, ToCopy, _move
+from .registry import export
 
 
-def _registered(op: str, backend: str) -> bool:
-    try:
-        lookup(op, backend)
-        return True
-    except NotImplementedError:
-        return False
-
-
-# dst[...] = src (broadcast, any strides, casting); shared with indexing, registered once
-if not _registered("copy_into", "numpy"):
-    register("copy_into", "numpy", lambda dst, src: np.copyto(dst, src, casting="unsafe"))
-if not _registered("copy_into", "cupy"):
-    register("copy_into", "cupy", cuda.copy("copy_into"))
 register("fill_", "numpy", lambda dst, value: dst.fill(value))
 register("fill_", "cupy", lambda dst, value: _fill_cuda(dst, value))   # CuPy's own fill: one launch, any strides
 
@@ -118,241 +108,29 @@ def _unalias(self: Tensor, other):
     """An operand sharing storage with ``self`` would be overwritten before backward reads it:
     use a (differentiable) copy taken before the write."""
     if isinstance(other, Tensor) and other._vc is self._vc:
-        from .copy import clone
-        return clone(other)
+        return Clone.apply(other)
     return other
-
-
-def _old_value(self: Tensor, other):
-    """Self's value before the write, with its history, when ``other``'s gradient needs it
-    (as PyTorch saves ``original_self`` for mul_/div_)."""
-    if isinstance(other, Tensor) and other.requires_grad:
-        from .copy import clone
-        return clone(self)
-    return None
-
-
-def _arr(x, like: Tensor, dtype: np.dtype):
-    """``x`` as an operand array of ``dtype`` on ``like``'s backend (0-dim CPU tensors become scalars)."""
-    if isinstance(x, Tensor):
-        if x._device is not like._device:
-            return dtype.type(x._data.item())
-        d = x._data
-        return d if d.dtype == dtype else kernel("cast", x)(d, dtype)
-    return dtype.type(x)
 
 
 def _write(self: Tensor, result) -> None:
     kernel("copy_into", self)(self._data, result)
 
 
-def _binary(op: str, self: Tensor, other, dtype: np.dtype, **params):
-    return kernel(op, self)(_arr(self, self, dtype), _arr(other, self, dtype), **params)
-
-
-# add_ / sub_ ---------------------------------------------------------------------
-class AddInplace(Function):
-    """x += alpha * y (SubInplace: x -= alpha * y, the same with the other kernel and sign)."""
-    node_name = "AddBackward0"
-    _op, _sign = "add_fwd", 1
-
-    @staticmethod
-    def forward(ctx, x: Tensor, y, alpha, dtype) -> Tensor:
-        ctx.alpha = alpha
-        _write(x, _binary(ctx._fn._op, x, y, dtype, **({} if alpha == 1 else {"a": alpha})))
-        ctx.mark_dirty(x)
-        return x
-
-    @staticmethod
-    def backward(ctx, g):
-        need = ctx.needs_input_grad
-        s = ctx._fn._sign * ctx.alpha
-        gy = (g if s == 1 else -g if s == -1 else g * s) if need[1] else None
-        return (g if need[0] else None), gy, None, None
-
-
-class SubInplace(AddInplace):
-    node_name = "SubBackward0"
-    _op, _sign = "sub_fwd", -1
-
-
-def _add_like(fn, self: Tensor, other, alpha) -> Tensor:
-    dtype = _validate(self, other)
-    if _needs_grad(self, other):
-        other = _unalias(self, other)
-    return fn.apply(self, other, alpha, dtype)
-
-
-def add_(self: Tensor, other, *, alpha=1) -> Tensor:
-    return _add_like(AddInplace, self, other, alpha)
-
-
-def sub_(self: Tensor, other, *, alpha=1) -> Tensor:
-    return _add_like(SubInplace, self, other, alpha)
-
-
-# mul_ / div_ ---------------------------------------------------------------------
-class MulInplace(Function):
-    node_name = "MulBackward0"
-
-    @staticmethod
-    def forward(ctx, x: Tensor, y, x_old, dtype) -> Tensor:
-        need = ctx.needs_input_grad
-        y_t = isinstance(y, Tensor)
-        ctx.save_for_backward(y if need[0] and y_t else None, x_old)
-        ctx.y = None if y_t else y
-        _write(x, _binary("mul_fwd", x, y, dtype))
-        ctx.mark_dirty(x)
-        return x
-
-    @staticmethod
-    def backward(ctx, g):
-        y, x_old = ctx.saved_tensors
-        need = ctx.needs_input_grad
-        gx = g * (y if y is not None else ctx.y) if need[0] else None
-        gy = g * x_old if need[1] else None
-        return gx, gy, None, None
-
-
-def _mul_like(fn, self: Tensor, other, div: bool = False) -> Tensor:
-    dtype = _validate(self, other, div=div)
-    old = None
-    if _needs_grad(self, other):
-        other = _unalias(self, other)
-        old = _old_value(self, other)
-    return fn.apply(self, other, old, dtype)
-
-
-def mul_(self: Tensor, other) -> Tensor:
-    return _mul_like(MulInplace, self, other)
-
-
-class DivInplace(Function):
-    node_name = "DivBackward0"
-
-    @staticmethod
-    def forward(ctx, x: Tensor, y, x_old, dtype) -> Tensor:
-        y_t = isinstance(y, Tensor)
-        ctx.save_for_backward(y if y_t else None, x_old)
-        ctx.y = None if y_t else y
-        _write(x, _binary("div_fwd", x, y, dtype))
-        ctx.mark_dirty(x)
-        return x
-
-    @staticmethod
-    def backward(ctx, g):
-        y, x_old = ctx.saved_tensors
-        need = ctx.needs_input_grad
-        yv = y if y is not None else ctx.y
-        gx = g / yv if need[0] else None
-        gy = -g * x_old / (yv * yv) if need[1] else None
-        return gx, gy, None, None
-
-
-def div_(self: Tensor, other) -> Tensor:
-    return _mul_like(DivInplace, self, other, div=True)
-
-
-# neg_ / exp_ ---------------------------------------------------------------------
-class NegInplace(Function):
-    node_name = "NegBackward0"
-
-    @staticmethod
-    def forward(ctx, x: Tensor) -> Tensor:
-        _write(x, kernel("neg_fwd", x)(x._data))
-        ctx.mark_dirty(x)
-        return x
-
-    @staticmethod
-    def backward(ctx, g):
-        return -g
-
-
-def neg_(self: Tensor) -> Tensor:
-    if self._data.dtype.kind == "b":
-        raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If you are trying "
-                           "to invert a mask, use the `~` or `logical_not()` operator instead.")
-    _check_writable(self)
-    _needs_grad(self)  # raises for a leaf that requires grad, before anything is written
-    return NegInplace.apply(self)
-
-
-class ExpInplace(Function):
-    node_name = "ExpBackward0"
-
-    @staticmethod
-    def forward(ctx, x: Tensor) -> Tensor:
-        _write(x, kernel("exp_fwd", x)(x._data))
-        ctx.mark_dirty(x)
-        ctx.save_for_backward(x)
-        return x
-
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        return g * y
-
-
-def exp_(self: Tensor) -> Tensor:
-    if self._data.dtype.kind != "f":
-        _check_cast(_dt.get_default_dtype().np, self)
-    _check_writable(self)
-    _needs_grad(self)
-    return ExpInplace.apply(self)
-
-
-# clamp_ --------------------------------------------------------------------------
-def _clamp_compute(x: Tensor, lo, hi, dtype: np.dtype):
-    if dtype.kind == "f" and not isinstance(lo, Tensor) and not isinstance(hi, Tensor):
-        a = -np.inf if lo is None else lo
-        b = np.inf if hi is None else hi
-        return kernel("clamp_fwd", x)(_arr(x, x, dtype), a=a, b=b)
-    out = _arr(x, x, dtype)
-    if lo is not None:
-        out = kernel("maximum_fwd", x)(out, _arr(lo, x, dtype))
-    if hi is not None:
-        out = kernel("minimum_fwd", x)(out, _arr(hi, x, dtype))
-    return out
-
-
-class ClampInplace(Function):
-    node_name = "ClampBackward1"
-
-    @staticmethod
-    def forward(ctx, x: Tensor, lo, hi, dtype) -> Tensor:
-        need = ctx.needs_input_grad
-        old = x.detach()
-        # masks of where each input wins, taken before the write
-        below = (old < lo) if lo is not None and need[1] else None
-        above = (old > hi) if hi is not None and need[2] else None
-        inside = None
-        if need[0]:
-            if lo is not None and hi is not None:
-                inside = (old >= lo) & (old <= hi)
-            else:
-                inside = (old >= lo) if lo is not None else (old <= hi)
-        ctx.save_for_backward(inside, below, above)
-        _write(x, _clamp_compute(x, lo, hi, dtype))
-        ctx.mark_dirty(x)
-        return x
-
-    @staticmethod
-    def backward(ctx, g):
-        inside, below, above = ctx.saved_tensors
-        return (g * inside if inside is not None else None, g * below if below is not None else None,
-                g * above if above is not None else None, None)
-
-
-def clamp_(self: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's names
-    if min is None and max is None:
-        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
-    dtype = _validate(self, *(b for b in (min, max) if b is not None))
-    if _needs_grad(self, min, max):
-        min, max = _unalias(self, min), _unalias(self, max)  # noqa: A001
-    return ClampInplace.apply(self, min, max, dtype)
-
-
-clip_ = clamp_
+# in-place forms derived from the out-of-place ops -------------------------------------
+def derive_inplace(fn_cls, name: str, float_result: bool, public: bool = True):
+    """``Tensor.<name>_``: ``fn_cls``'s op written into ``self``, with ``fn_cls``'s node and
+    backward (``Function.saves`` says what it reads). Everything that can fail is checked before
+    the first byte changes; an operand sharing ``self``'s storage is copied first."""
+    def inplace(self: Tensor, *others, **kwargs) -> Tensor:
+        _validate(self, *(o for o in others if o is not None), div=float_result)   # None: an absent bound
+        if _needs_grad(self, *others):
+            others = tuple(_unalias(self, o) for o in others)
+        return apply_inplace(fn_cls, self, others, kwargs)
+    inplace.__name__ = inplace.__qualname__ = f"{name}_"
+    inplace.__doc__ = f"In-place ``{name}`` (derived from ``{fn_cls.__name__}``)."
+    if public:
+        export(inplace)
+    return inplace
 
 
 # fill_ / zero_ / copy_ -----------------------------------------------------------
@@ -378,6 +156,7 @@ class ZeroInplace(FillInplace):
     node_name = "ZeroBackward0"
 
 
+@export
 def fill_(self: Tensor, value) -> Tensor:
     if isinstance(value, Tensor):
         if value._data.ndim != 0:
@@ -391,6 +170,7 @@ def fill_(self: Tensor, value) -> Tensor:
     return (FillTensorInplace if isinstance(value, Tensor) else FillInplace).apply(self, value)
 
 
+@export
 def zero_(self: Tensor) -> Tensor:
     _check_writable(self)
     _needs_grad(self)
@@ -412,7 +192,6 @@ class CopyInplace(Function):
         if not ctx.needs_input_grad[1]:
             return None, None
         if g._device is not ctx.src_device:       # the one edge where the gradient changes device
-            from .copy import ToCopy
             g = ToCopy.apply(g, ctx.src_device, ctx.src_dtype)
         return None, g
 
@@ -420,13 +199,13 @@ class CopyInplace(Function):
 def _copy_into(x: Tensor, src: Tensor) -> None:
     data = src._data
     if src._device is not x._device:
-        from .copy import _move
         data = _move(data, src._device, x._device)
     elif src._vc is x._vc:                   # overlapping storage: read everything before writing
         data = kernel("copy", src)(data)
     _write(x, data)
 
 
+@export
 def copy_(self: Tensor, src: Tensor, non_blocking: bool = False) -> Tensor:
     """Write ``src`` (broadcast, any dtype, any device) into ``self``; the gradient goes back to ``src``."""
     if not isinstance(src, Tensor):
@@ -435,7 +214,3 @@ def copy_(self: Tensor, src: Tensor, non_blocking: bool = False) -> Tensor:
     _check_writable(self)
     _needs_grad(self, src)
     return CopyInplace.apply(self, src)
-
-
-METHODS = ("add_", "sub_", "mul_", "div_", "neg_", "exp_", "clamp_", "clip_", "fill_", "zero_", "copy_")
-FUNCTIONS = ()

@@ -15,6 +15,7 @@ from ..backends import cuda
 from ..dispatch import register
 from ..tensor import Tensor
 from ._common import broadcast_shapes, check_same_device, kernel
+from .registry import export
 
 register("matmul_fwd", "numpy", np.matmul)
 register("matmul_fwd", "cupy", cuda.matmul())                 # cuBLAS through cupy.matmul
@@ -68,6 +69,7 @@ class Dot(Function):
         return (g * b if need[0] else None), (g * a if need[1] else None)
 
 
+@export
 def dot(input: Tensor, tensor: Tensor) -> Tensor:
     """Inner product of two 1-D tensors (0-dim result)."""
     _require_tensor(input, "dot", "input", 1)
@@ -112,6 +114,7 @@ def _check_mm(a: Tensor, b: Tensor) -> None:
     check_same_device(a, b)
 
 
+@export
 def mm(input: Tensor, mat2: Tensor) -> Tensor:
     """(n, m) @ (m, p); no broadcasting, no dtype promotion."""
     _require_tensor(input, "mm", "input", 1)
@@ -136,6 +139,7 @@ def _check_bmm_sizes(batch: int, k: int, sb: tuple) -> None:
                            f"but got: [{sb[0]}, {sb[1]}].")
 
 
+@export
 def bmm(input: Tensor, mat2: Tensor) -> Tensor:
     """(B, n, m) @ (B, m, p) with the same B on both sides (use matmul to broadcast)."""
     _require_tensor(input, "bmm", "input", 1)
@@ -197,6 +201,7 @@ class Mv(Matmul):
     node_name = "MvBackward0"
 
 
+@export(operators=("__matmul__",))
 def matmul(input: Tensor, other: Tensor) -> Tensor:
     """PyTorch's matmul: dot, mm, mv, vector-matrix, and broadcast batched products."""
     _require_tensor(input, "matmul", "input", 1)
@@ -233,6 +238,7 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
 
 
 # outer ---------------------------------------------------------------------------
+@export(aliases=("ger",))
 def outer(input: Tensor, vec2: Tensor) -> Tensor:
     """(n,) x (m,) -> (n, m); a broadcast multiply, so it promotes dtypes like PyTorch's."""
     _require_tensor(input, "outer", "input", 1)
@@ -344,6 +350,7 @@ def _permute_reshape(t: Tensor, perm: list, shape: tuple) -> Tensor:
     return t if t.shape == shape else t.reshape(shape)
 
 
+@export(method=False)
 def einsum(equation: str, *operands) -> Tensor:
     """Einstein summation as a chain of differentiable ops (diagonals, sums, pairwise matmuls),
     contracting left to right; supports ellipses, implicit output and size-1 broadcasting."""
@@ -484,7 +491,3 @@ def einsum(equation: str, *operands) -> Tensor:
             result = result.sum(sum_dims, keepdim=True)
         result = result.reshape(result.shape[:out_num_dim])
     return result
-
-
-METHODS = ("matmul", "mm", "bmm", "dot", "outer", "ger")
-FUNCTIONS = ("einsum",)

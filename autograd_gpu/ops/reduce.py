@@ -1,17 +1,15 @@
-"""Reductions, scans and softmax: forward and backward for both backends, one block per op.
+"""Reductions: sum, mean, prod, var/std, logsumexp and norm, forward and backward for both
+backends, one block per op; and the plumbing the other reduction-like families share
+(``extrema``, ``scan`` and ``softmaxes`` import it from here).
 
-Kernels of ``kernels/reduce.cu`` (sum, prod, amax, amin, max/min with indices),
-``scan.cu`` (cumsum, cumprod, reverse cumsum) and ``softmax.cu``. Ops without a
-kernel of their own (mean, var, std, logsumexp, norm) are composed from registered
-kernels on the CUDA side. Every backward is written with differentiable ops, and
-the fused softmax backward kernels are ops with their own backward, so double
-backward is exact.
+Kernels of ``kernels/reduce.cu`` (sum, prod; amax/amin, registered in ``extrema``). Ops without
+a kernel of their own (mean, var, std, logsumexp, norm) are composed from registered kernels on
+the CUDA side. Every backward is written with differentiable ops, so double backward is exact.
 """
 from __future__ import annotations
 
 import builtins
 import math
-from collections import namedtuple
 
 import numpy as np
 
@@ -20,9 +18,10 @@ from ..autograd.function import Function
 from ..backends import cuda
 from ..dispatch import register
 from ..tensor import Tensor
-from ._common import kernel, wrap_dim, wrap_dims
+from ._common import kernel, wrap_dims
 from .arithmetic import abs as _abs, pow as _pow, sign
-from .compare import maximum, minimum, where
+from .compare import where
+from .registry import export
 from .shape import View
 from .unary import exp
 
@@ -87,18 +86,6 @@ def _ties_grad(g: Tensor, x: Tensor, out: Tensor, dims: tuple) -> Tensor:
     return _view(g, keep) * (mask / count)
 
 
-def _index_grad(g: Tensor, idx: Tensor, in_shape: tuple, dim: int) -> Tensor:
-    """Gradient of max/min with ``dim``: all of it to the selected index (a one-hot along ``dim``)."""
-    if len(in_shape) == 0:
-        return g
-    from .creation import arange
-    keep = _keep_shape(in_shape, (dim,))
-    ar = arange(in_shape[dim], device=g._device)
-    ar = Tensor._make(ar._data.reshape((in_shape[dim],) + (1,) * (len(in_shape) - dim - 1)), g._device)
-    mask = _float_mask(ar == Tensor._make(idx._data.reshape(keep), idx._device), g)
-    return _view(g, keep) * mask
-
-
 def _cast_input(x: Tensor, dtype, widen_int: bool = False):
     """The input's array, cast first when ``dtype`` is given (PyTorch casts before reducing);
     ``widen_int``: integer and bool inputs become int64 (prod, cumsum, cumprod), as in PyTorch."""
@@ -121,12 +108,15 @@ def _require_float(x: Tensor, op: str) -> None:
                            f"point or complex dtype. Got: {x.dtype._torch_name}")
 
 
+def _as_1d(a):
+    """Scans, softmax and index reductions of a 0-dim tensor run on a 1-element vector."""
+    return a.reshape(1) if a.ndim == 0 else a
+
+
 # CUDA launchers used by composite ops (mean, var, std, logsumexp, norm) ---------------
 _cu_sum = cuda.reduce("sum_fwd")
 _cu_amax = cuda.reduce("amax_fwd")
 _cu_amin = cuda.reduce("amin_fwd")
-_cu_arg_max = cuda.arg_reduce("max_fwd")
-_cu_arg_min = cuda.arg_reduce("min_fwd")
 _cu = {n: cuda.elementwise(n) for n in ("add_fwd", "sub_fwd", "mul_fwd", "exp_fwd", "log_fwd", "abs_fwd",
                                         "sqrt_fwd", "pow_fwd", "where_fwd")}
 _cu_finite = cuda.elementwise("eq_fwd", out="bool")   # eq(m - m, 0): false for +-inf and NaN
@@ -164,6 +154,7 @@ class SumAll(Sum):
     node_name = "SumBackward0"
 
 
+@export
 def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
     """``sum(x)``, ``sum(x, dim, keepdim)``; integer and bool inputs sum to int64 as in PyTorch."""
     dims = _dims(dim, input._data.ndim)
@@ -198,6 +189,7 @@ class MeanAll(Mean):
     node_name = "MeanBackward0"
 
 
+@export
 def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Float inputs only (or an explicit float ``dtype``), as in PyTorch."""
     if dtype is None:
@@ -256,169 +248,10 @@ class ProdAll(Prod):
     node_name = "ProdBackward0"
 
 
+@export
 def prod(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     dims = _dims(dim, input._data.ndim)
     return (ProdAll if dim is None else Prod).apply(input, dims, keepdim, dtype)
-
-
-# amax / amin -------------------------------------------------------------------------
-register("amax_fwd", "numpy", lambda x, axes, keepdims: _arr(np.amax(x, axis=axes, keepdims=keepdims)))
-register("amax_fwd", "cupy", _cu_amax)
-register("amin_fwd", "numpy", lambda x, axes, keepdims: _arr(np.amin(x, axis=axes, keepdims=keepdims)))
-register("amin_fwd", "cupy", _cu_amin)
-
-
-def _check_nonempty(x: Tensor, dims: tuple, op: str) -> None:
-    if x._data.size == 0 and (not dims or builtins.any(x._data.shape[d] == 0 for d in dims)):
-        raise IndexError(f"{op}(): Expected reduction dim to be specified for input.numel() == 0. "
-                         "Specify the reduction dim with the 'dim' argument.")
-
-
-class Amax(Function):
-    node_name = "AmaxBackward0"
-    _op = "amax_fwd"
-
-    @staticmethod
-    def forward(ctx, x: Tensor, dims: tuple, keepdim: bool) -> Tensor:
-        ctx.dims = dims
-        out = Tensor._make(kernel(ctx._fn._op, x)(x._data, dims, keepdim), x._device)
-        ctx.save_for_backward(x, out)
-        return out
-
-    @staticmethod
-    def backward(ctx, g: Tensor):
-        x, out = ctx.saved_tensors
-        return _ties_grad(g, x, out, ctx.dims), None, None
-
-
-class Amin(Amax):
-    node_name = "AminBackward0"
-    _op = "amin_fwd"
-
-
-class MaxAll(Amax):
-    node_name = "MaxBackward1"
-
-
-class MinAll(Amax):
-    node_name = "MinBackward1"
-    _op = "amin_fwd"
-
-
-def amax(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
-    dims = _dims(dim, input._data.ndim)
-    _check_nonempty(input, dims, "amax")
-    return Amax.apply(input, dims, keepdim)
-
-
-def amin(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
-    dims = _dims(dim, input._data.ndim)
-    _check_nonempty(input, dims, "amin")
-    return Amin.apply(input, dims, keepdim)
-
-
-# max / min with dim: (values, indices) ----------------------------------------------
-return_max = namedtuple("max", ["values", "indices"])
-return_min = namedtuple("min", ["values", "indices"])
-
-
-def _np_arg(vals, args):
-    return lambda x, axis, keepdims: (_arr(vals(x, axis=axis, keepdims=keepdims)),
-                                      _arr(args(x, axis=axis, keepdims=keepdims)))
-
-
-register("max_fwd", "numpy", _np_arg(np.max, np.argmax))     # argmax: first index; NaN wins
-register("max_fwd", "cupy", _cu_arg_max)
-register("min_fwd", "numpy", _np_arg(np.min, np.argmin))
-register("min_fwd", "cupy", _cu_arg_min)
-
-
-def _as_1d(a):
-    """Scans, softmax and index reductions of a 0-dim tensor run on a 1-element vector."""
-    return a.reshape(1) if a.ndim == 0 else a
-
-
-class MaxDim(Function):
-    node_name = "MaxBackward0"
-    _op = "max_fwd"
-
-    @staticmethod
-    def forward(ctx, x: Tensor, dim: int, keepdim: bool):
-        ctx.in_shape, ctx.dim = x._data.shape, dim
-        v, i = kernel(ctx._fn._op, x)(_as_1d(x._data), dim, keepdim)
-        if x._data.ndim == 0:
-            v, i = v.reshape(()), i.reshape(())
-        values, indices = Tensor._make(v, x._device), Tensor._make(i, x._device)
-        ctx.mark_non_differentiable(indices)
-        ctx.save_for_backward(indices)
-        return values, indices
-
-    @staticmethod
-    def backward(ctx, g: Tensor, _gi=None):
-        (idx,) = ctx.saved_tensors
-        return _index_grad(g, idx, ctx.in_shape, ctx.dim), None, None
-
-
-class MinDim(MaxDim):
-    node_name = "MinBackward0"
-    _op = "min_fwd"
-
-
-def _extreme(input: Tensor, dim, keepdim: bool, which: str):
-    if isinstance(dim, Tensor):
-        return (maximum if which == "max" else minimum)(input, dim)
-    if dim is None:
-        if keepdim:
-            raise TypeError(f"{which}() received an invalid combination of arguments: keepdim needs dim")
-        dims = tuple(range(input._data.ndim))
-        if input._data.size == 0:
-            raise RuntimeError(f"{which}(): Expected reduction dim to be specified for input.numel() == 0. "
-                               "Specify the reduction dim with the 'dim' argument.")
-        return (MaxAll if which == "max" else MinAll).apply(input, dims, False)
-    d = wrap_dim(dim, input._data.ndim)
-    if input._data.ndim and input._data.shape[d] == 0:
-        raise IndexError(f"{which}(): Expected reduction dim {d} to have non-zero size.")
-    vals, idx = (MaxDim if which == "max" else MinDim).apply(input, d, keepdim)
-    return (return_max if which == "max" else return_min)(vals, idx)
-
-
-def max(input: Tensor, dim=None, keepdim: bool = False):  # noqa: A001
-    """``max(x)`` -> 0-dim tensor; ``max(x, dim)`` -> ``(values, indices)``; ``max(x, other)`` -> maximum."""
-    return _extreme(input, dim, keepdim, "max")
-
-
-def min(input: Tensor, dim=None, keepdim: bool = False):  # noqa: A001
-    """``min(x)`` -> 0-dim tensor; ``min(x, dim)`` -> ``(values, indices)``; ``min(x, other)`` -> minimum."""
-    return _extreme(input, dim, keepdim, "min")
-
-
-# argmax / argmin ---------------------------------------------------------------------
-register("argmax_fwd", "numpy", lambda x, axis, keepdims: _arr(np.argmax(x, axis=axis, keepdims=keepdims)))
-register("argmax_fwd", "cupy", lambda x, axis, keepdims: _cu_arg_max(x, axis, keepdims)[1])
-register("argmin_fwd", "numpy", lambda x, axis, keepdims: _arr(np.argmin(x, axis=axis, keepdims=keepdims)))
-register("argmin_fwd", "cupy", lambda x, axis, keepdims: _cu_arg_min(x, axis, keepdims)[1])
-
-
-def _arg(input: Tensor, dim, keepdim: bool, op: str) -> Tensor:
-    data = input._data
-    if dim is None:
-        if data.size == 0:
-            raise RuntimeError(f"{op}(): Expected reduction dim to be specified for input.numel() == 0.")
-        out = kernel(f"{op}_fwd", input)(data, None, keepdim)
-        return Tensor._make(out.reshape(()) if data.ndim == 0 else out, input._device)
-    d = wrap_dim(dim, data.ndim)
-    if data.ndim and data.shape[d] == 0:
-        raise IndexError(f"{op}(): Expected reduction dim {d} to have non-zero size.")
-    out = kernel(f"{op}_fwd", input)(_as_1d(data), d, keepdim)
-    return Tensor._make(out.reshape(()) if data.ndim == 0 else out, input._device)
-
-
-def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    return _arg(input, dim, keepdim, "argmax")
-
-
-def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    return _arg(input, dim, keepdim, "argmin")
 
 
 # var / std ---------------------------------------------------------------------------
@@ -487,12 +320,14 @@ def _var_args(input: Tensor, dim, unbiased, keepdim, correction, op: str):
     return _dims(dim, input._data.ndim), correction, keepdim
 
 
+@export
 def var(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
         correction: float | None = None) -> Tensor:
     dims, c, k = _var_args(input, dim, unbiased, keepdim, correction, "var")
     return Var.apply(input, dims, c, k)
 
 
+@export
 def std(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
         correction: float | None = None) -> Tensor:
     dims, c, k = _var_args(input, dim, unbiased, keepdim, correction, "std")
@@ -537,6 +372,7 @@ class LogSumExp(Function):
         return _view(g, keep) * exp(x - _view(out, keep)), None, None
 
 
+@export
 def logsumexp(input: Tensor, dim, keepdim: bool = False) -> Tensor:
     if input._data.dtype.kind != "f":
         input = input.to(_dt.get_default_dtype())
@@ -612,6 +448,7 @@ class NormAll(Norm):
     node_name = "NormBackward0"
 
 
+@export
 def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:
     """Vector norms over ``dim`` (all elements by default); 'fro' is the 2-norm of the flattened dims."""
     if input._data.dtype.kind != "f":
@@ -625,218 +462,3 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) ->
         input = input.to(dtype)
     dims = _dims(dim, input._data.ndim)
     return (NormAll if dim is None else Norm).apply(input, float(p), dims, keepdim)
-
-
-# cumsum / cumprod --------------------------------------------------------------------
-register("cumsum_fwd", "numpy", lambda x, axis: np.cumsum(x, axis=axis))
-register("cumsum_fwd", "cupy", cuda.scan("cumsum_fwd"))
-register("cumsum_bwd", "numpy", lambda g, axis: np.flip(np.cumsum(np.flip(g, axis), axis=axis), axis))
-register("cumsum_bwd", "cupy", cuda.scan("cumsum_bwd"))      # reverse cumulative sum
-register("cumprod_fwd", "numpy", lambda x, axis: np.cumprod(x, axis=axis))
-register("cumprod_fwd", "cupy", cuda.scan("cumprod_fwd"))
-
-
-def _scan(op: str, x: Tensor, data, dim: int) -> Tensor:
-    out = kernel(op, x)(_as_1d(data), dim)
-    return Tensor._make(out.reshape(()) if data.ndim == 0 else out, x._device)
-
-
-class Cumsum(Function):
-    node_name = "CumsumBackward0"
-
-    @staticmethod
-    def forward(ctx, x: Tensor, dim: int, dtype) -> Tensor:
-        ctx.dim = dim
-        return _scan("cumsum_fwd", x, _cast_input(x, dtype, True), dim)
-
-    @staticmethod
-    def backward(ctx, g: Tensor):
-        return CumsumBackward.apply(g, ctx.dim), None, None
-
-
-class CumsumBackward(Function):
-    """Reverse cumulative sum; its adjoint is cumsum again."""
-    node_name = "CumsumBackwardBackward0"
-
-    @staticmethod
-    def forward(ctx, g: Tensor, dim: int) -> Tensor:
-        ctx.dim = dim
-        return _scan("cumsum_bwd", g, g._data, dim)
-
-    @staticmethod
-    def backward(ctx, gg: Tensor):
-        return Cumsum.apply(gg, ctx.dim, None), None
-
-
-def cumsum(input: Tensor, dim: int, *, dtype=None) -> Tensor:
-    return Cumsum.apply(input, wrap_dim(dim, input._data.ndim), dtype)
-
-
-class Cumprod(Function):
-    node_name = "CumprodBackward0"
-
-    @staticmethod
-    def forward(ctx, x: Tensor, dim: int, dtype) -> Tensor:
-        ctx.dim = dim
-        out = _scan("cumprod_fwd", x, _cast_input(x, dtype, True), dim)
-        ctx.save_for_backward(x, out)
-        return out
-
-    @staticmethod
-    def backward(ctx, g: Tensor):
-        x, out = ctx.saved_tensors
-        dim = ctx.dim
-        if x._data.ndim == 0:
-            return g, None, None
-        if not bool((x._data == 0).any()):   # d out_k / d x_i = out_k / x_i for k >= i
-            return CumsumBackward.apply(g * out, dim) / x, None, None
-        return _cumprod_grad_with_zeros(g, x, dim), None, None
-
-
-def _cumprod_grad_with_zeros(g: Tensor, x: Tensor, dim: int) -> Tensor:
-    """grad_i = sum_{k >= i} g_k prod_{j <= k, j != i} x_j, built on an extra axis (O(n^2), zeros only).
-
-    Axis ``dim`` of the (n, n) block indexes i, axis ``dim + 1`` indexes j then k: x with x_i set to 1
-    is cumprod-ed along ``dim + 1`` and masked to k >= i.
-    """
-    from .creation import arange
-    shape = x._data.shape
-    n = shape[dim]
-    tail = (1,) * (len(shape) - dim - 1)
-    ar = arange(n, device=x._device)
-    ii = Tensor._make(ar._data.reshape((n, 1) + tail), x._device)
-    kk = Tensor._make(ar._data.reshape((1, n) + tail), x._device)
-    big = shape[:dim] + (n, n) + shape[dim + 1:]
-    xe = _ExpandReduced.apply(_view(x, shape[:dim] + (1, n) + shape[dim + 1:]), big, (dim,))
-    c = Cumprod.apply(where(ii == kk, 1.0, xe), dim + 1, None)
-    ge = _view(g, shape[:dim] + (1, n) + shape[dim + 1:])
-    return Sum.apply(where(kk >= ii, ge * c, 0.0), (dim + 1,), False, None)
-
-
-def cumprod(input: Tensor, dim: int, *, dtype=None) -> Tensor:
-    return Cumprod.apply(input, wrap_dim(dim, input._data.ndim), dtype)
-
-
-# softmax / log_softmax ---------------------------------------------------------------
-def _np_softmax(x, axis):
-    e = np.exp(x - np.amax(x, axis=axis, keepdims=True))
-    return e / e.sum(axis, keepdims=True)
-
-
-def _np_log_softmax(x, axis):
-    s = x - np.amax(x, axis=axis, keepdims=True)
-    return s - np.log(np.exp(s).sum(axis, keepdims=True))
-
-
-register("softmax_fwd", "numpy", _np_softmax)
-register("softmax_fwd", "cupy", cuda.softmax("softmax_fwd"))            # one block per row
-register("log_softmax_fwd", "numpy", _np_log_softmax)
-register("log_softmax_fwd", "cupy", cuda.softmax("log_softmax_fwd"))
-register("softmax_bwd", "numpy", lambda g, y, axis: y * (g - (g * y).sum(axis, keepdims=True)))
-register("softmax_bwd", "cupy", cuda.softmax("softmax_bwd"))            # y (g - sum g y)
-register("log_softmax_bwd", "numpy", lambda g, y, axis: g - np.exp(y) * g.sum(axis, keepdims=True))
-register("log_softmax_bwd", "cupy", cuda.softmax("log_softmax_bwd"))    # g - exp(y) sum g
-
-
-def _row_op(op: str, ref: Tensor, dim: int, *arrays) -> Tensor:
-    zero_d = arrays[0].ndim == 0
-    out = kernel(op, ref)(*(_as_1d(a) for a in arrays), dim)
-    return Tensor._make(out.reshape(()) if zero_d else out, ref._device)
-
-
-class _RowNormalized(Function):
-    """softmax / log_softmax along ``dim``: backward reads only the output, through ``backward_fn``
-    (a fused kernel that is itself differentiable)."""
-    op = ""
-    backward_fn: type
-
-    @classmethod
-    def forward(cls, ctx, x: Tensor, dim: int) -> Tensor:
-        ctx.dim = dim
-        y = _row_op(cls.op, x, dim, x._data)
-        ctx.save_for_backward(y)
-        return y
-
-    @classmethod
-    def backward(cls, ctx, g: Tensor):
-        (y,) = ctx.saved_tensors
-        return cls.backward_fn.apply(g, y, ctx.dim), None
-
-
-class SoftmaxBackward(Function):
-    """gx = y (g - sum g y): fused kernel, differentiable in both g and y."""
-    node_name = "SoftmaxBackwardDataBackward0"
-
-    @staticmethod
-    def forward(ctx, g: Tensor, y: Tensor, dim: int) -> Tensor:
-        ctx.dim = dim
-        ctx.save_for_backward(g, y)
-        return _row_op("softmax_bwd", g, dim, g._data, y._data)
-
-    @staticmethod
-    def backward(ctx, ggx: Tensor):
-        g, y = ctx.saved_tensors
-        dim, need = ctx.dim, ctx.needs_input_grad
-        gg = SoftmaxBackward.apply(ggx, y, dim) if need[0] else None
-        gy = None
-        if need[1]:
-            s = Sum.apply(g * y, (dim,), True, None) if g._data.ndim else g * y
-            t = Sum.apply(ggx * y, (dim,), True, None) if g._data.ndim else ggx * y
-            gy = ggx * (g - s) - g * t
-        return gg, gy, None
-
-
-class LogSoftmaxBackward(Function):
-    """gx = g - exp(y) sum g: fused kernel, differentiable in both g and y."""
-    node_name = "LogSoftmaxBackwardDataBackward0"
-
-    @staticmethod
-    def forward(ctx, g: Tensor, y: Tensor, dim: int) -> Tensor:
-        ctx.dim = dim
-        ctx.save_for_backward(g, y)
-        return _row_op("log_softmax_bwd", g, dim, g._data, y._data)
-
-    @staticmethod
-    def backward(ctx, ggx: Tensor):
-        g, y = ctx.saved_tensors
-        dim, need = ctx.dim, ctx.needs_input_grad
-        red = (dim,) if g._data.ndim else ()
-        e = exp(y)
-        gg = ggx - Sum.apply(ggx * e, red, True, None) if need[0] else None
-        gy = -(ggx * e * Sum.apply(g, red, True, None)) if need[1] else None
-        return gg, gy, None
-
-
-class Softmax(_RowNormalized):
-    node_name = "SoftmaxBackward0"
-    op, backward_fn = "softmax_fwd", SoftmaxBackward
-
-
-class LogSoftmax(_RowNormalized):
-    node_name = "LogSoftmaxBackward0"
-    op, backward_fn = "log_softmax_fwd", LogSoftmaxBackward
-
-
-def _softmax_input(input: Tensor, dim, dtype, op: str) -> tuple:
-    if dim is None:
-        raise TypeError(f"{op}() missing required argument 'dim' (implicit dim choice is deprecated)")
-    if dtype is not None:
-        input = input.to(dtype)
-    if input._data.dtype.kind != "f":
-        raise RuntimeError(f"\"{op}_lastdim_kernel_impl\" not implemented for '{input.dtype._torch_name}'")
-    return input, wrap_dim(dim, input._data.ndim)
-
-
-def softmax(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
-    x, d = _softmax_input(input, dim, dtype, "softmax")
-    return Softmax.apply(x, d)
-
-
-def log_softmax(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
-    x, d = _softmax_input(input, dim, dtype, "log_softmax")
-    return LogSoftmax.apply(x, d)
-
-
-METHODS = ("sum", "mean", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "var", "std",
-           "logsumexp", "norm", "cumsum", "cumprod", "softmax", "log_softmax")
-FUNCTIONS = ()

@@ -22,6 +22,8 @@ from typing import Any, Callable, Iterable
 from ..autograd.function import Function
 from ..autograd.grad_mode import enable_grad, is_grad_enabled
 from ..autograd.graph import saved_tensors_hooks
+from ..device import CPU
+from ..engine.api import backward as run_backward
 from ..tensor import Tensor
 
 __all__ = ["checkpoint", "checkpoint_sequential", "get_rng_state", "set_rng_state"]
@@ -29,7 +31,6 @@ __all__ = ["checkpoint", "checkpoint_sequential", "get_rng_state", "set_rng_stat
 
 # random state -------------------------------------------------------------------------------
 def _devices_of(args: Iterable) -> list:
-    from ..device import CPU
     devs = [CPU]
     for a in args:
         if isinstance(a, Tensor) and a._device not in devs:
@@ -95,7 +96,6 @@ class CheckpointFunction(Function):
 
     @staticmethod
     def backward(ctx, *grads):
-        from ..autograd import backward as run_backward
         inputs = list(ctx.inputs)
         for i, t in zip(ctx.tensor_indices, ctx.saved_tensors):
             d = t.detach()

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .function import Function
-from .grad_mode import enable_grad
+from ..autograd.function import Function
+from ..autograd.grad_mode import enable_grad
+from ..engine.api import grad
+from ..ops import movedim, ones_like, reshape, stack, zeros, zeros_like
+from ..tensor import Tensor
 
 __all__ = ["vjp", "jvp", "jacobian", "hessian", "vhp", "hvp"]
 
@@ -32,7 +35,6 @@ class _Alias(Function):
 
 # structure helpers ------------------------------------------------------------------------
 def _as_tuple(x, arg_name: str, fn_name: str) -> tuple[bool, tuple]:
-    from ..tensor import Tensor
     is_tuple = isinstance(x, (tuple, list))
     xs = tuple(x) if is_tuple else (x,)
     for i, el in enumerate(xs):
@@ -105,7 +107,6 @@ def _check_requires_grad(xs: tuple, kind: str, strict: bool) -> None:
 def _autograd_grad(outputs: tuple, inputs: tuple, grad_outputs: tuple | None = None,
                    create_graph: bool = False, retain_graph: bool | None = None) -> tuple:
     """``autograd.grad`` that tolerates outputs without a graph (their inputs get None)."""
-    from . import grad
     if grad_outputs is None:
         grad_outputs = (None,) * len(outputs)
     outs, gos = [], []
@@ -119,7 +120,6 @@ def _autograd_grad(outputs: tuple, inputs: tuple, grad_outputs: tuple | None = N
 
 
 def _fill_in_zeros(grads: tuple, refs: tuple, strict: bool, stage: str) -> tuple:
-    from ..ops.creation import zeros_like
     res = []
     for i, (g, r) in enumerate(zip(grads, refs)):
         if g is None:
@@ -143,7 +143,6 @@ def _fill_in_zeros(grads: tuple, refs: tuple, strict: bool, stage: str) -> tuple
 
 
 def _single_element(outputs: tuple, fn_name: str) -> None:
-    from ..tensor import Tensor
     if len(outputs) != 1:
         raise RuntimeError(f"The function given to {fn_name} should return a single Tensor")
     if not isinstance(outputs[0], Tensor) or outputs[0].numel() != 1:
@@ -187,14 +186,12 @@ def _inputs_and_v(inputs, v, create_graph: bool, fn_name: str):
         raise RuntimeError("The vector v can only be None if the input to the user-provided function is a "
                            "single Tensor with a single element.")
     else:
-        from ..ops.creation import ones_like
         v = (ones_like(inputs[0]),)
     return is_inputs_tuple, inputs, v
 
 
 def jvp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool = False):
     """``(func(inputs), J v)`` by the double-backward trick: d/du (u^T J) v = J v."""
-    from ..ops.creation import zeros_like
     with enable_grad():
         is_inputs_tuple, inputs, v = _inputs_and_v(inputs, v, create_graph, "jvp")
         outputs = func(*inputs)
@@ -212,7 +209,6 @@ def jvp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool
 
 
 def _one_hot(out, k: int):
-    from ..ops.creation import zeros_like
     e = zeros_like(out)
     e._data.reshape(-1)[k] = 1   # zeros_like is contiguous, so reshape is a view
     return e
@@ -220,8 +216,6 @@ def _one_hot(out, k: int):
 
 def _stack_rows(rows: list, out_shape: tuple, in_shape: tuple, like):
     """Rows d out[k] / d in (each ``in_shape``) into a Tensor of shape ``out_shape + in_shape``."""
-    from ..ops.creation import zeros
-    from ..ops.shape import reshape, stack
     if not rows:
         return zeros(*(tuple(out_shape) + tuple(in_shape)), dtype=like.dtype, device=like.device)
     if len(rows) == 1 and not out_shape:
@@ -264,7 +258,6 @@ def jacobian(func: Callable, inputs, create_graph: bool = False, strict: bool = 
                         if strict:
                             raise RuntimeError(f"Output {i} of the user-provided function is independent of "
                                                f"input {j}. This is not allowed in strict mode.")
-                        from ..ops.creation import zeros_like
                         g = zeros_like(inp)
                     rows[j].append(g)
             jac.append(tuple(_stack_rows(r, out.shape, inp.shape, inp) for r, inp in zip(rows, inputs)))
@@ -274,8 +267,6 @@ def jacobian(func: Callable, inputs, create_graph: bool = False, strict: bool = 
 
 def _jacobian_forward(func: Callable, inputs, strict: bool):
     """Columns J e_k by jvp: one per input element."""
-    from ..ops.creation import zeros_like
-    from ..ops.shape import movedim, reshape, stack
     is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
     cols: dict = {}
     outputs = None
@@ -297,7 +288,6 @@ def _jacobian_forward(func: Callable, inputs, strict: bool):
             c = cols.get((i, j))
             shape = tuple(out.shape) + tuple(inp.shape)
             if not c:
-                from ..ops.creation import zeros
                 row.append(zeros(*shape, dtype=inp.dtype, device=inp.device))
                 continue
             m = stack(c)                                  # (in_numel, *out_shape)
@@ -358,7 +348,6 @@ def vhp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool
 
 def hvp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool = False):
     """``(func(inputs), H v)`` with the double-backward trick (no symmetry of H assumed)."""
-    from ..ops.creation import zeros_like
     with enable_grad():
         is_inputs_tuple, inputs, v, outputs, jac = _gradient_of_scalar(func, inputs, v, create_graph, strict, "hvp")
         grad_jac = tuple(zeros_like(x).requires_grad_(True) for x in inputs)

@@ -2,8 +2,13 @@
 from __future__ import annotations
 
 import itertools
+import warnings
 
 import numpy as np
+
+from ..engine.api import grad
+from ..ops import zeros_like
+from ..tensor import Tensor
 
 
 class GradcheckError(RuntimeError):
@@ -35,8 +40,6 @@ def _numerical(fn, inputs, out_index: int, j: int, eps: float) -> np.ndarray:
 
 
 def _analytical(out, diff_inputs, out_numel: int) -> list:
-    from . import grad
-    from ..ops.creation import zeros_like
     rows = [np.zeros((t.numel(), out_numel)) for t in diff_inputs]
     for k in range(out_numel):
         g = zeros_like(out)
@@ -57,7 +60,6 @@ def gradcheck(func, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: floa
               check_grad_dtypes: bool = False, check_batched_grad: bool = False, fast_mode: bool = False,
               masked=None) -> bool:
     """Compare analytical gradients with central differences for every differentiable input."""
-    from ..tensor import Tensor
     inputs = _as_tuple(inputs)
     diff = [(j, t) for j, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
     if not diff:
@@ -65,7 +67,6 @@ def gradcheck(func, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: floa
                          "them have requires_grad=True.")
     for _, t in diff:
         if t.dtype.itemsize < 8:
-            import warnings
             warnings.warn(f"Input is not a double precision floating point ({t.dtype}); gradcheck is meant "
                           "for float64 inputs and may fail otherwise.", stacklevel=2)
     outputs = _as_tuple(func(*inputs))
@@ -93,8 +94,6 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps: float = 1e-6, atol: f
                   check_batched_grad: bool = False, check_fwd_over_rev: bool = False,
                   check_rev_over_rev: bool = True, fast_mode: bool = False, masked=None) -> bool:
     """gradcheck of the first derivative (built with ``create_graph=True``) w.r.t. inputs and grad_outputs."""
-    from . import grad
-    from ..tensor import Tensor
     inputs = _as_tuple(inputs)
     outputs = [o for o in _as_tuple(func(*inputs)) if isinstance(o, Tensor) and o.requires_grad]
     if grad_outputs is None:

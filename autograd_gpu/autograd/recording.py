@@ -1,0 +1,373 @@
+"""How a call becomes a node: the general path of ``Function.apply`` (forward with the node as
+ctx, then wiring its outputs), the fast path for declared kernels, and the in-place form.
+
+Built-in ops declare ``saves`` so that the fast path, which computes the output without
+``forward``, can still record what backward reads (``_keep``).
+"""
+from __future__ import annotations
+
+import inspect
+import traceback
+
+import numpy as np
+
+from ..dispatch import kernel, op, operand
+from ..tensor import Tensor
+from . import anomaly
+from .grad_mode import _state as _grad_state
+from .graph import grad_accumulator, saved_tensors_hooks
+from .saved import SavedTensor
+from .views import rebase_view
+
+_hooks_tls = saved_tensors_hooks._tls
+_NDARRAY = np.ndarray
+
+
+def _apply(cls, args: tuple, kwargs: dict):
+    """Run ``forward``; record a node when grad mode is on and some input needs a gradient."""
+    if _grad_state.enabled:
+        for a in args:
+            if isinstance(a, Tensor) and (a._requires_grad or a.grad_fn is not None):
+                return (_record_new_style if cls._new_style else _record)(cls, args, kwargs)
+        _grad_state.enabled = False   # forward never records, even when it calls other ops
+        try:
+            return _run_unrecorded(cls, args, kwargs)
+        finally:
+            _grad_state.enabled = True
+    return _run_unrecorded(cls, args, kwargs)
+
+
+_ABSENT = object()
+
+
+def _fast_apply(cls, arity: int):
+    """``cls.apply`` for a Function with a ``kernel``: operands that already agree (floating
+    tensors of one dtype, shape and device, or Python numbers) go straight to the kernel and,
+    when an input needs a gradient, to ``record_computed``; anything else, and any extra
+    argument, takes ``_apply``. A plain function with the operands as parameters: op functions,
+    operators and backward formulas call it without packing arguments."""
+    kernel_op = cls.kernel
+
+    def apply(input, other=_ABSENT, *rest, **kwargs):
+        if type(input) is Tensor and not rest and not kwargs:
+            d = input._data
+            dt = d.dtype
+            if dt.kind == "f":
+                grad_on = _grad_state.enabled
+                record = grad_on and (input._requires_grad or input.grad_fn is not None)
+                kern = kernel(kernel_op, input)
+                if other is _ABSENT:
+                    if arity == 1:
+                        out = kern(d)
+                    else:
+                        return _apply(cls, (input,), {})
+                else:
+                    t = type(other)
+                    if arity != 2:
+                        return _apply(cls, (input, other), {})
+                    if t is Tensor:
+                        e = other._data
+                        if (e.dtype is not dt and e.dtype != dt) or e.shape != d.shape or \
+                                other._device is not input._device:
+                            return _apply(cls, (input, other), {})
+                        if grad_on and (other._requires_grad or other.grad_fn is not None):
+                            record = True
+                    elif t is float or t is int:   # bool scalars: forward's checks
+                        e = operand(kern, d, other)
+                    else:
+                        return _apply(cls, (input, other), {})
+                    out = kern(d, e)
+                out = Tensor._make(out, input._device) if type(out) is _NDARRAY else _wrap_scalar(out, input)
+                if record:
+                    return record_computed(cls, (input,) if other is _ABSENT else (input, other), out)
+                return out
+        args = (input,) if other is _ABSENT else (input, other)
+        return _apply(cls, args + rest, kwargs)
+    apply.__name__ = apply.__qualname__ = f"{cls.__qualname__}.apply"
+    return apply
+
+
+def _wrap_scalar(out, like: Tensor) -> Tensor:
+    # NumPy returns a scalar, not a 0-d array, for 0-d inputs; tensors hold arrays
+    return Tensor._make(np.asarray(out) if isinstance(out, np.generic) else out, like._device)
+
+
+def _run_unrecorded(cls, args: tuple, kwargs: dict):
+    """Forward with a throwaway ctx: nothing needs a gradient (or grad mode is off), so no node."""
+    if cls._new_style:   # setup_context runs even so (it may mark_dirty), as in PyTorch
+        args = _bind(cls, args, kwargs)
+        ctx = _NoGradCtx(cls, len(args))
+        out = cls.forward(*args)
+        cls.setup_context(ctx, args, out)
+    else:
+        ctx = _NoGradCtx(cls, len(args))
+        out = cls.forward(ctx, *args, **kwargs)
+    if ctx.dirty:
+        _bump_versions(ctx.dirty)
+    return out
+
+
+def _record(cls, args: tuple, kwargs: dict):
+    """Forward with a node as ctx, then wire the node into the graph (some input needs a gradient)."""
+    node = cls._backward_cls()
+    node.needs_input_grad, node.next_edges = _edges(args)
+    _grad_state.enabled = False
+    try:
+        out = cls.forward(node, *args, **kwargs)
+    finally:
+        _grad_state.enabled = True
+    if node.dirty:
+        _bump_versions(node.dirty)
+    out = _wire(node, args, out)
+    if cls._saves:
+        _keep(node, cls._saves, args, out)
+    return out
+
+
+OUT = -1   # in ``Function.saves``: the output
+
+
+def _keep(node, saves: tuple, args: tuple, out) -> None:
+    """Save what ``saves`` declares: tensors as SavedTensors (the output without its grad_fn, as
+    ``_finish`` does), Python numbers as they are, None where the gradient needing it is not wanted."""
+    need = node.needs_input_grad
+    stack = _hooks_tls.stack
+    hooks = stack[-1] if stack else None
+    saved = []
+    for src, when in saves:
+        if when >= 0 and not need[when]:
+            saved.append(None)
+        elif src < 0:
+            saved.append(SavedTensor(out, 0, hooks))
+        else:
+            v = args[src]
+            saved.append(SavedTensor(v, None, hooks) if isinstance(v, Tensor) else v)
+    node.saved = saved
+
+
+def record_computed(cls, args: tuple, out):
+    """Record ``out``, which a fast path computed from ``args`` without ``forward``, as the one
+    output of a new ``cls`` node (``cls`` declares ``saves``; no input is changed in place)."""
+    node = cls._backward_cls()
+    node.needs_input_grad, node.next_edges = _edges(args)
+    node.out_meta = _single_meta(out)
+    out.grad_fn = node
+    if cls._saves:
+        _keep(node, cls._saves, args, out)
+    if anomaly.enabled:
+        _finish(node, (out,))
+    return out
+
+
+def apply_inplace(cls, self: Tensor, others: tuple, kwargs: dict) -> Tensor:
+    """The in-place form of ``cls`` (which declares ``saves``): ``forward`` computes the value
+    out of place, it is written into ``self``, and the node is recorded with ``self`` as its
+    output. Input 0's saved value is a differentiable copy taken before the write, made only when
+    a wanted gradient reads it (PyTorch's ``original_self``). Validation is the caller's."""
+    args = (self,) + others
+    ctx = None
+    if _grad_state.enabled:
+        for a in args:
+            if isinstance(a, Tensor) and (a._requires_grad or a.grad_fn is not None):
+                ctx = cls._backward_cls()
+                break
+    old = None
+    if ctx is not None:
+        ctx.needs_input_grad, ctx.next_edges = _edges(args)   # before the write: the old history
+        need = ctx.needs_input_grad
+        if any(src == 0 and (when < 0 or need[when]) for src, when in cls._saves):
+            old = op("clone")(self)
+    prev = _grad_state.enabled
+    _grad_state.enabled = False
+    try:
+        out = cls.forward(ctx if ctx is not None else _NoGradCtx(cls, len(args)), *args, **kwargs)
+    finally:
+        _grad_state.enabled = prev
+    kernel("copy_into", self)(self._data, out._data)
+    self._vc[0] += 1
+    if ctx is not None:
+        ctx.out_meta = _single_meta(self)
+        if self._base is not None:
+            rebase_view(ctx, self, 0)
+        else:
+            self.grad_fn, self._output_nr, self._requires_grad = ctx, 0, False
+        _keep(ctx, cls._saves, (old,) + others, self)
+        if anomaly.enabled:
+            _finish(ctx, (self,))
+    return self
+
+
+# needs_input_grad tuples for up to four inputs, indexed by a bit mask: recording an op then
+# allocates no tuple the cyclic GC would have to track for the life of the graph (mask 0 is the
+# all-False tuple of an unrecorded call)
+_NEEDS = [[tuple(bool(mask >> i & 1) for i in range(n)) for mask in range(1 << n)] for n in range(5)]
+
+
+def _edges(args: tuple) -> tuple[tuple, list]:
+    """Which inputs need a gradient, and the edge each one's gradient travels (graph.gradient_edge,
+    inlined: this runs once per recorded op). Taken before forward, so an in-place op's edge
+    points at its input's old history."""
+    mask = 0
+    bit = 1
+    edges = []
+    for a in args:
+        if isinstance(a, Tensor):
+            fn = a.grad_fn
+            if fn is not None:
+                mask |= bit
+                edges.append((fn, a._output_nr))
+            elif a._requires_grad:
+                mask |= bit
+                edges.append((grad_accumulator(a), 0))
+            else:
+                edges.append(None)
+        else:
+            edges.append(None)
+        bit <<= 1
+    n = len(args)
+    return (_NEEDS[n][mask] if n < 5 else tuple(bool(mask >> i & 1) for i in range(n))), edges
+
+
+def _bump_versions(dirty) -> None:
+    """Tensors a forward marked dirty were modified in place: once, whether or not a graph is kept."""
+    for d in dirty:
+        d._vc[0] += 1
+
+
+class _NoGradCtx:
+    """The ctx ``forward`` sees when no graph is recorded: same API, nothing kept."""
+
+    __slots__ = ("_fn", "needs_input_grad", "dirty", "__dict__")
+    materialize_grads = True
+
+    def __init__(self, fn, n: int) -> None:
+        self._fn = fn
+        self.needs_input_grad = _NEEDS[n][0] if n < 5 else (False,) * n
+        self.dirty = None
+
+    def save_for_backward(self, *tensors) -> None:
+        pass
+
+    def mark_dirty(self, *tensors) -> None:
+        self.dirty = tensors
+
+    def mark_non_differentiable(self, *tensors) -> None:
+        pass
+
+    def set_materialize_grads(self, value: bool) -> None:
+        pass
+
+
+def _bind(cls, args: tuple, kwargs: dict) -> tuple:
+    """``forward``'s arguments as one positional tuple with defaults filled in (what setup_context sees)."""
+    if cls._n_params is None:
+        cls._forward_sig = inspect.signature(cls.forward)
+        params = cls._forward_sig.parameters.values()
+        plain = all(p.kind is p.POSITIONAL_OR_KEYWORD for p in params)
+        cls._n_params = len(cls._forward_sig.parameters) if plain else -1
+    if kwargs or len(args) != cls._n_params:  # defaults or keywords to fill in: bind (slow, rare)
+        bound = cls._forward_sig.bind(*args, **kwargs)
+        bound.apply_defaults()
+        return bound.args
+    return args
+
+
+def _record_new_style(cls, args: tuple, kwargs: dict):
+    """``forward(*args)`` then ``setup_context(ctx, inputs, output)``; inputs include bound defaults."""
+    args = _bind(cls, args, kwargs)
+    node = cls._backward_cls()
+    node.needs_input_grad, node.next_edges = _edges(args)
+    _grad_state.enabled = False
+    try:
+        out = cls.forward(*args)
+        cls.setup_context(node, args, out)
+    finally:
+        _grad_state.enabled = True
+    if node.dirty:
+        _bump_versions(node.dirty)
+    return _wire(node, args, out)
+
+
+def _wire(node, args: tuple, out):
+    """Connect ``node``'s outputs to it after ``forward`` ran (its edges are already set)."""
+    if type(out) is Tensor and node.dirty is None and node.non_differentiable is None:
+        # the common case: one fresh output
+        for a in args:
+            if a is out:
+                out = out._alias()
+                break
+        node.out_meta = _single_meta(out)
+        if out._data.dtype.kind == "f":
+            out.grad_fn = node
+        if node.to_save or anomaly.enabled:
+            _finish(node, (out,))
+        return out
+    single = not isinstance(out, tuple)
+    outs = (out,) if single else out
+    nondiff = node.non_differentiable or ()
+    dirty = node.dirty or ()
+    wired = []
+    meta = node.out_meta = []
+    for i, o in enumerate(outs):
+        if not isinstance(o, Tensor):
+            wired.append(o)
+            continue
+        if any(o is d for d in dirty):
+            if o.grad_fn is None and o._requires_grad:
+                raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+            if o._base is not None and o.dtype.is_floating_point:
+                meta.append((o._data.shape, o._data.dtype, o._device))
+                rebase_view(node, o, next(j for j, a in enumerate(args) if a is o))
+                wired.append(o)
+                continue
+        elif any(o is a for a in args):
+            o = o._alias()  # returning an input unchanged: the output is a new tensor sharing its data
+        meta.append((o._data.shape, o._data.dtype, o._device))
+        if o.dtype.is_floating_point and not any(o is n for n in nondiff):
+            o.grad_fn, o._output_nr, o._requires_grad = node, i, False
+        wired.append(o)
+    _finish(node, wired)
+    return wired[0] if single else tuple(wired)
+
+
+_SINGLE_META: dict = {}
+
+
+def _single_meta(out) -> tuple:
+    """``out_meta`` for a node whose one output is ``out``, shared by all nodes whose output has
+    this shape, dtype and device: fewer objects per recorded op for the cyclic GC to track (and
+    promote) while the graph lives. Bounded: cleared when full."""
+    data = out._data
+    key = (data.shape, data.dtype, out._device)
+    meta = _SINGLE_META.get(key)
+    if meta is None:
+        if len(_SINGLE_META) >= 4096:
+            _SINGLE_META.clear()
+        meta = _SINGLE_META[key] = (key,)
+    return meta
+
+
+def _finish(node, outputs) -> None:
+    """Turn what forward asked to save into SavedTensors (outputs kept without their grad_fn)."""
+    to_save = node.to_save
+    if to_save:
+        stack = _hooks_tls.stack   # saved_tensors_hooks active on this thread?
+        hooks = stack[-1] if stack else None
+        saved = []
+        for t in to_save:
+            if t is None:
+                saved.append(None)
+                continue
+            if not isinstance(t, Tensor):
+                raise TypeError(f"save_for_backward can only save variables, but argument {len(saved)} is "
+                                f"of type {type(t).__name__}")
+            nr = None
+            for j, o in enumerate(outputs):
+                if o is t:
+                    nr = j
+                    break
+            saved.append(SavedTensor(t, nr, hooks))
+        node.saved = saved
+        node.to_save = None
+    if anomaly.enabled:
+        node.anomaly_trace = "".join(traceback.format_stack()[:-3])

@@ -1,0 +1,139 @@
+"""softmax and log_softmax along one dimension, forward and backward for both backends.
+
+Kernels of ``kernels/softmax.cu`` (one block per row). The fused backward kernels are ops with
+their own backward, so double backward is exact.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.function import Function
+from ..backends import cuda
+from ..dispatch import register
+from ..tensor import Tensor
+from ._common import kernel, wrap_dim
+from .reduce import Sum, _as_1d
+from .registry import export
+from .unary import exp
+
+
+# softmax / log_softmax ---------------------------------------------------------------
+def _np_softmax(x, axis):
+    e = np.exp(x - np.amax(x, axis=axis, keepdims=True))
+    return e / e.sum(axis, keepdims=True)
+
+
+def _np_log_softmax(x, axis):
+    s = x - np.amax(x, axis=axis, keepdims=True)
+    return s - np.log(np.exp(s).sum(axis, keepdims=True))
+
+
+register("softmax_fwd", "numpy", _np_softmax)
+register("softmax_fwd", "cupy", cuda.softmax("softmax_fwd"))            # one block per row
+register("log_softmax_fwd", "numpy", _np_log_softmax)
+register("log_softmax_fwd", "cupy", cuda.softmax("log_softmax_fwd"))
+register("softmax_bwd", "numpy", lambda g, y, axis: y * (g - (g * y).sum(axis, keepdims=True)))
+register("softmax_bwd", "cupy", cuda.softmax("softmax_bwd"))            # y (g - sum g y)
+register("log_softmax_bwd", "numpy", lambda g, y, axis: g - np.exp(y) * g.sum(axis, keepdims=True))
+register("log_softmax_bwd", "cupy", cuda.softmax("log_softmax_bwd"))    # g - exp(y) sum g
+
+
+def _row_op(op: str, ref: Tensor, dim: int, *arrays) -> Tensor:
+    zero_d = arrays[0].ndim == 0
+    out = kernel(op, ref)(*(_as_1d(a) for a in arrays), dim)
+    return Tensor._make(out.reshape(()) if zero_d else out, ref._device)
+
+
+class _RowNormalized(Function):
+    """softmax / log_softmax along ``dim``: backward reads only the output, through ``backward_fn``
+    (a fused kernel that is itself differentiable)."""
+    op = ""
+    backward_fn: type
+
+    @classmethod
+    def forward(cls, ctx, x: Tensor, dim: int) -> Tensor:
+        ctx.dim = dim
+        y = _row_op(cls.op, x, dim, x._data)
+        ctx.save_for_backward(y)
+        return y
+
+    @classmethod
+    def backward(cls, ctx, g: Tensor):
+        (y,) = ctx.saved_tensors
+        return cls.backward_fn.apply(g, y, ctx.dim), None
+
+
+class SoftmaxBackward(Function):
+    """gx = y (g - sum g y): fused kernel, differentiable in both g and y."""
+    node_name = "SoftmaxBackwardDataBackward0"
+
+    @staticmethod
+    def forward(ctx, g: Tensor, y: Tensor, dim: int) -> Tensor:
+        ctx.dim = dim
+        ctx.save_for_backward(g, y)
+        return _row_op("softmax_bwd", g, dim, g._data, y._data)
+
+    @staticmethod
+    def backward(ctx, ggx: Tensor):
+        g, y = ctx.saved_tensors
+        dim, need = ctx.dim, ctx.needs_input_grad
+        gg = SoftmaxBackward.apply(ggx, y, dim) if need[0] else None
+        gy = None
+        if need[1]:
+            s = Sum.apply(g * y, (dim,), True, None) if g._data.ndim else g * y
+            t = Sum.apply(ggx * y, (dim,), True, None) if g._data.ndim else ggx * y
+            gy = ggx * (g - s) - g * t
+        return gg, gy, None
+
+
+class LogSoftmaxBackward(Function):
+    """gx = g - exp(y) sum g: fused kernel, differentiable in both g and y."""
+    node_name = "LogSoftmaxBackwardDataBackward0"
+
+    @staticmethod
+    def forward(ctx, g: Tensor, y: Tensor, dim: int) -> Tensor:
+        ctx.dim = dim
+        ctx.save_for_backward(g, y)
+        return _row_op("log_softmax_bwd", g, dim, g._data, y._data)
+
+    @staticmethod
+    def backward(ctx, ggx: Tensor):
+        g, y = ctx.saved_tensors
+        dim, need = ctx.dim, ctx.needs_input_grad
+        red = (dim,) if g._data.ndim else ()
+        e = exp(y)
+        gg = ggx - Sum.apply(ggx * e, red, True, None) if need[0] else None
+        gy = -(ggx * e * Sum.apply(g, red, True, None)) if need[1] else None
+        return gg, gy, None
+
+
+class Softmax(_RowNormalized):
+    node_name = "SoftmaxBackward0"
+    op, backward_fn = "softmax_fwd", SoftmaxBackward
+
+
+class LogSoftmax(_RowNormalized):
+    node_name = "LogSoftmaxBackward0"
+    op, backward_fn = "log_softmax_fwd", LogSoftmaxBackward
+
+
+def _softmax_input(input: Tensor, dim, dtype, op: str) -> tuple:
+    if dim is None:
+        raise TypeError(f"{op}() missing required argument 'dim' (implicit dim choice is deprecated)")
+    if dtype is not None:
+        input = input.to(dtype)
+    if input._data.dtype.kind != "f":
+        raise RuntimeError(f"\"{op}_lastdim_kernel_impl\" not implemented for '{input.dtype._torch_name}'")
+    return input, wrap_dim(dim, input._data.ndim)
+
+
+@export(nn=True)
+def softmax(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
+    x, d = _softmax_input(input, dim, dtype, "softmax")
+    return Softmax.apply(x, d)
+
+
+@export(nn=True)
+def log_softmax(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
+    x, d = _softmax_input(input, dim, dtype, "log_softmax")
+    return LogSoftmax.apply(x, d)
