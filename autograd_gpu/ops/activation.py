@@ -17,7 +17,7 @@ from ..backends import cuda
 from ..dispatch import register
 from ..tensor import Tensor
 from .compare import where
-from .declare import Pointwise, run_float, unary_float
+from .declare import FusedBackward, Pointwise, run_float, unary_float
 from .inplace import derive_inplace
 from .registry import export
 from .unary import exp, np_sigmoid as _np_sigmoid, sigmoid, tanh
@@ -122,17 +122,11 @@ class Silu(Pointwise, kernel="silu_fwd", numpy=lambda x: x * _np_sigmoid(x), sav
         return SiluBackward.apply(g, x)
 
 
-class SiluBackward(Pointwise, kernel="silu_bwd", numpy=_silu_bwd, saves=(0, 1)):   # g s (1 + x (1 - s))
+class SiluBackward(FusedBackward, kernel="silu_bwd", numpy=_silu_bwd):   # g s (1 + x (1 - s))
     @staticmethod
-    def backward(ctx, gg):
-        g, x = ctx.saved_tensors
-        need = ctx.needs_input_grad
-        gx = None
-        if need[1]:   # f'' = s (1 - s) (2 + x (1 - 2s))
-            s = sigmoid(x)
-            gx = gg * g * s * (1 - s) * (2 + x * (1 - 2 * s))
-        return SiluBackward.apply(gg, x) if need[0] else None, gx
-
+    def d_saved(gg, g, x):   # f'' = s (1 - s) (2 + x (1 - 2s))
+        s = sigmoid(x)
+        return gg * g * s * (1 - s) * (2 + x * (1 - 2 * s))
 
 _silu_ = derive_inplace(Silu, "silu", float_result=True, public=False)
 

@@ -19,7 +19,7 @@ from ..device import get_backend
 from ..dispatch import register
 from ..tensor import Tensor
 from ._common import kernel
-from .declare import Pointwise, is_bool, on_device_of, run, run_float, same_dtype, xp_ufunc, zero_grads
+from .declare import FusedBackward, Pointwise, is_bool, on_device_of, run, run_float, same_dtype, xp_ufunc, zero_grads
 from .registry import export
 from .unary import log
 
@@ -27,18 +27,35 @@ from .unary import log
 # add / sub -----------------------------------------------------------------------
 class Add(Pointwise, name="add", numpy=lambda x, y, a=1.0: np.add(x, y) if a == 1.0 else x + a * y,
           promote="same", inplace=True, operators=("__add__",)):   # x + a * y
-    @staticmethod
-    def forward(ctx, x, y, alpha=1):
+    sign = 1
+
+    @classmethod
+    def forward(cls, ctx, x, y, alpha=1):
         if alpha != 1:   # the fast path, which runs no forward, takes two operands only
             ctx.alpha = alpha
-            return run("add_fwd", x, y, a=alpha)
-        return run("add_fwd", x, y)
+            return run(cls.kernel, x, y, a=alpha)
+        return run(cls.kernel, x, y)
 
-    @staticmethod
-    def backward(ctx, g):
-        alpha = getattr(ctx, "alpha", 1)
+    @classmethod
+    def backward(cls, ctx, g):
+        s = cls.sign * getattr(ctx, "alpha", 1)
         need = ctx.needs_input_grad
-        return g if need[0] else None, (g if alpha == 1 else g * alpha) if need[1] else None, None
+        return g if need[0] else None, (g if s == 1 else -g if s == -1 else g * s) if need[1] else None, None
+
+
+class Sub(Add, name="sub", numpy=lambda x, y, a=1.0: np.subtract(x, y) if a == 1.0 else x - a * y,
+          inplace=True, operators=("__sub__",)):   # x - a * y
+    sign = -1
+
+    @classmethod
+    def forward(cls, ctx, x, y, alpha=1):
+        if is_bool(x) or is_bool(y):
+            if is_bool(x) and is_bool(y):
+                raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
+                                   "Use the `^` or `logical_xor()` operator instead.")
+            raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. If you "
+                               "are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
+        return super().forward(ctx, x, y, alpha)
 
 
 # acc + g into acc, which the caller alone holds (the engine's running gradient sums); CUDA
@@ -46,28 +63,6 @@ class Add(Pointwise, name="add", numpy=lambda x, y, a=1.0: np.add(x, y) if a == 
 _cuda_add = cuda.elementwise("add_fwd")
 register("add_into", "numpy", lambda acc, g: np.add(acc, g, out=acc))
 register("add_into", "cupy", lambda acc, g: _cuda_add(acc, g))
-
-
-class Sub(Pointwise, name="sub", numpy=lambda x, y, a=1.0: np.subtract(x, y) if a == 1.0 else x - a * y,
-          promote="same", inplace=True, operators=("__sub__",)):   # x - a * y
-    @staticmethod
-    def forward(ctx, x, y, alpha=1):
-        if is_bool(x) or is_bool(y):
-            if is_bool(x) and is_bool(y):
-                raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
-                                   "Use the `^` or `logical_xor()` operator instead.")
-            raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. If you "
-                               "are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
-        if alpha != 1:   # as in Add
-            ctx.alpha = alpha
-            return run("sub_fwd", x, y, a=alpha)
-        return run("sub_fwd", x, y)
-
-    @staticmethod
-    def backward(ctx, g):
-        alpha = getattr(ctx, "alpha", 1)
-        need = ctx.needs_input_grad
-        return g if need[0] else None, (-g if alpha == 1 else g * -alpha) if need[1] else None, None
 
 
 # mul / div -----------------------------------------------------------------------
@@ -179,12 +174,8 @@ class Abs(Pointwise, name="abs", numpy=np.abs, saves=0, aliases=("absolute",), o
         return AbsBackward.apply(g, x)
 
 
-class AbsBackward(Pointwise, kernel="abs_bwd", numpy=lambda g, x: g * np.sign(x), saves=1):   # g sign(x)
-    @staticmethod
-    def backward(ctx, gg):
-        (x,) = ctx.saved_tensors
-        return AbsBackward.apply(gg, x) if ctx.needs_input_grad[0] else None, None
-
+class AbsBackward(FusedBackward, kernel="abs_bwd", numpy=lambda g, x: g * np.sign(x), saves=1):
+    """g sign(x)."""
 
 class Sign(Pointwise, name="sign", numpy=np.sign, promote="same"):   # -1, 0, 1; no gradient
     @staticmethod

@@ -39,7 +39,7 @@ from .creation import zeros_like
 from .inplace import derive_inplace
 from .registry import export
 
-__all__ = ["OUT", "Pointwise", "operands", "run", "run_float", "run_as", "wrap", "unary_float", "same_dtype", "xp_ufunc",
+__all__ = ["OUT", "Pointwise", "FusedBackward", "operands", "run", "run_float", "run_as", "wrap", "unary_float", "same_dtype", "xp_ufunc",
            "on_device_of", "zero_grads", "is_bool"]
 
 _BOOL = np.dtype(np.bool_)
@@ -100,6 +100,25 @@ class Pointwise(Function):
     @classmethod
     def forward(cls, ctx, *xs):
         return (run_float if cls.promote == "float" else run)(cls.kernel, *xs)
+
+
+class FusedBackward(Pointwise):
+    """The fused kernel ``g f'(v)`` of a one-input op's backward, ``v`` the input or output the op
+    saved: one pass over memory. Its own backward is exact: the same kernel on ``gg`` for ``g``,
+    and ``d_saved(gg, g, v)`` for ``v``. Where ``f'`` is piecewise constant (relu, abs),
+    ``d_saved`` stays None and only ``v`` is saved."""
+
+    saves = (0, 1)
+    d_saved = None
+
+    @classmethod
+    def backward(cls, ctx, gg):
+        need = ctx.needs_input_grad
+        if cls.d_saved is None:
+            (v,) = ctx.saved_tensors
+            return cls.apply(gg, v) if need[0] else None, None
+        g, v = ctx.saved_tensors
+        return cls.apply(gg, v) if need[0] else None, cls.d_saved(gg, g, v) if need[1] else None
 
 
 def _arity(numpy_fn) -> int:

@@ -39,13 +39,19 @@ register("index_add_fwd", "numpy", _index_add_np)
 register("index_add_fwd", "cupy", cuda.index("index_add_fwd"))
 
 
-class IndexSelect(Function):
-    node_name = "IndexSelectBackward0"
+class _Select(Function):
+    """Read along ``dim`` at ``index`` with kernel ``op``; the backward scatters into zeros."""
+    op = ""
 
-    @staticmethod
-    def forward(ctx, x: Tensor, dim: int, index: Tensor) -> Tensor:
+    @classmethod
+    def forward(cls, ctx, x: Tensor, dim: int, index: Tensor) -> Tensor:
         ctx.in_shape, ctx.dim, ctx.index = x._data.shape, dim, index
-        return Tensor._make(kernel("index_select_fwd", x)(x._data, dim, index._data), x._device)
+        return Tensor._make(kernel(cls.op, x)(x._data, dim, index._data), x._device)
+
+
+class IndexSelect(_Select):
+    node_name = "IndexSelectBackward0"
+    op = "index_select_fwd"
 
     @staticmethod
     def backward(ctx, g: Tensor):
@@ -180,13 +186,9 @@ def _grow(g: Tensor, shape: tuple) -> Tensor:
     return ConstantPad.apply(g, tuple((0, s - n) for s, n in zip(shape, g._data.shape)), 0)
 
 
-class Gather(Function):
+class Gather(_Select):
     node_name = "GatherBackward0"
-
-    @staticmethod
-    def forward(ctx, x: Tensor, dim: int, index: Tensor) -> Tensor:
-        ctx.in_shape, ctx.dim, ctx.index = x._data.shape, dim, index
-        return Tensor._make(kernel("gather_fwd", x)(x._data, dim, index._data), x._device)
+    op = "gather_fwd"
 
     @staticmethod
     def backward(ctx, g: Tensor):

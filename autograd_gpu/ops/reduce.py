@@ -139,11 +139,12 @@ register("sum_fwd", "cupy", _cu_sum)                          # block tree reduc
 
 class Sum(Function):
     node_name = "SumBackward1"
+    op = "sum_fwd"
 
-    @staticmethod
-    def forward(ctx, x: Tensor, dims: tuple, keepdim: bool, dtype) -> Tensor:
+    @classmethod
+    def forward(cls, ctx, x: Tensor, dims: tuple, keepdim: bool, dtype) -> Tensor:
         ctx.in_shape, ctx.dims = x._data.shape, dims
-        return Tensor._make(kernel("sum_fwd", x)(_cast_input(x, dtype), dims, keepdim), x._device)
+        return Tensor._make(kernel(cls.op, x)(_cast_input(x, dtype), dims, keepdim), x._device)
 
     @staticmethod
     def backward(ctx, g: Tensor):
@@ -171,13 +172,9 @@ def _cu_mean(x, axes, keepdims):   # float16 sums and scales in float32 (as NumP
 register("mean_fwd", "cupy", _cu_mean)                        # sum kernel, then one scale
 
 
-class Mean(Function):
+class Mean(Sum):
     node_name = "MeanBackward1"
-
-    @staticmethod
-    def forward(ctx, x: Tensor, dims: tuple, keepdim: bool, dtype) -> Tensor:
-        ctx.in_shape, ctx.dims = x._data.shape, dims
-        return Tensor._make(kernel("mean_fwd", x)(_cast_input(x, dtype), dims, keepdim), x._device)
+    op = "mean_fwd"
 
     @staticmethod
     def backward(ctx, g: Tensor):

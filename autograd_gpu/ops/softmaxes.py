@@ -63,15 +63,21 @@ class _RowNormalized(Function):
         return cls.backward_fn.apply(g, y, ctx.dim), None
 
 
-class SoftmaxBackward(Function):
-    """gx = y (g - sum g y): fused kernel, differentiable in both g and y."""
-    node_name = "SoftmaxBackwardDataBackward0"
+class _RowBackward(Function):
+    """The fused backward kernel ``op`` of a row-normalised op over ``dim``: saves g and y."""
+    op = ""
 
-    @staticmethod
-    def forward(ctx, g: Tensor, y: Tensor, dim: int) -> Tensor:
+    @classmethod
+    def forward(cls, ctx, g: Tensor, y: Tensor, dim: int) -> Tensor:
         ctx.dim = dim
         ctx.save_for_backward(g, y)
-        return _row_op("softmax_bwd", g, dim, g._data, y._data)
+        return _row_op(cls.op, g, dim, g._data, y._data)
+
+
+class SoftmaxBackward(_RowBackward):
+    """gx = y (g - sum g y): fused kernel, differentiable in both g and y."""
+    node_name = "SoftmaxBackwardDataBackward0"
+    op = "softmax_bwd"
 
     @staticmethod
     def backward(ctx, ggx: Tensor):
@@ -86,15 +92,10 @@ class SoftmaxBackward(Function):
         return gg, gy, None
 
 
-class LogSoftmaxBackward(Function):
+class LogSoftmaxBackward(_RowBackward):
     """gx = g - exp(y) sum g: fused kernel, differentiable in both g and y."""
     node_name = "LogSoftmaxBackwardDataBackward0"
-
-    @staticmethod
-    def forward(ctx, g: Tensor, y: Tensor, dim: int) -> Tensor:
-        ctx.dim = dim
-        ctx.save_for_backward(g, y)
-        return _row_op("log_softmax_bwd", g, dim, g._data, y._data)
+    op = "log_softmax_bwd"
 
     @staticmethod
     def backward(ctx, ggx: Tensor):

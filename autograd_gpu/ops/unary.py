@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..dispatch import constant
-from .declare import OUT, Pointwise, run, same_dtype
+from .declare import OUT, FusedBackward, Pointwise, run, same_dtype
 
 
 # exp / log family ----------------------------------------------------------------
@@ -35,14 +35,10 @@ class Log(Pointwise, name="log", numpy=np.log, saves=0):
         return LogBackward.apply(g, x)
 
 
-class LogBackward(Pointwise, kernel="log_bwd", numpy=lambda g, x: g / x, saves=(0, 1)):   # g / x
+class LogBackward(FusedBackward, kernel="log_bwd", numpy=lambda g, x: g / x):   # g / x
     @staticmethod
-    def backward(ctx, gg):
-        g, x = ctx.saved_tensors
-        need = ctx.needs_input_grad
-        return (LogBackward.apply(gg, x) if need[0] else None,
-                -(gg * g) / (x * x) if need[1] else None)
-
+    def d_saved(gg, g, x):
+        return -(gg * g) / (x * x)
 
 class Log1p(Pointwise, name="log1p", numpy=np.log1p, saves=0, node_name="Log1PBackward0"):
     @staticmethod
@@ -51,17 +47,12 @@ class Log1p(Pointwise, name="log1p", numpy=np.log1p, saves=0, node_name="Log1PBa
         return Log1pBackward.apply(g, x)
 
 
-class Log1pBackward(Pointwise, kernel="log1p_bwd", numpy=lambda g, x: g / (1 + x), saves=(0, 1),
+class Log1pBackward(FusedBackward, kernel="log1p_bwd", numpy=lambda g, x: g / (1 + x),
                     node_name="Log1PBackwardBackward0"):   # g / (1 + x)
     @staticmethod
-    def backward(ctx, gg):
-        g, x = ctx.saved_tensors
-        need = ctx.needs_input_grad
-        if need[1]:
-            xp1 = x + 1
-        return (Log1pBackward.apply(gg, x) if need[0] else None,
-                -(gg * g) / (xp1 * xp1) if need[1] else None)
-
+    def d_saved(gg, g, x):
+        xp1 = x + 1
+        return -(gg * g) / (xp1 * xp1)
 
 # sqrt / rsqrt / reciprocal -----------------------------------------------------------
 class Sqrt(Pointwise, name="sqrt", numpy=np.sqrt, saves=OUT):
@@ -71,14 +62,10 @@ class Sqrt(Pointwise, name="sqrt", numpy=np.sqrt, saves=OUT):
         return SqrtBackward.apply(g, y)
 
 
-class SqrtBackward(Pointwise, kernel="sqrt_bwd", numpy=lambda g, y: g / (2 * y), saves=(0, 1)):   # g / (2y)
+class SqrtBackward(FusedBackward, kernel="sqrt_bwd", numpy=lambda g, y: g / (2 * y)):   # g / (2y)
     @staticmethod
-    def backward(ctx, gg):
-        g, y = ctx.saved_tensors
-        need = ctx.needs_input_grad
-        return (SqrtBackward.apply(gg, y) if need[0] else None,
-                -(gg * g) / (2 * y * y) if need[1] else None)
-
+    def d_saved(gg, g, y):
+        return -(gg * g) / (2 * y * y)
 
 class Rsqrt(Pointwise, name="rsqrt", numpy=lambda x: np.reciprocal(np.sqrt(x)), saves=OUT):
     @staticmethod
@@ -87,15 +74,10 @@ class Rsqrt(Pointwise, name="rsqrt", numpy=lambda x: np.reciprocal(np.sqrt(x)), 
         return RsqrtBackward.apply(g, y)
 
 
-class RsqrtBackward(Pointwise, kernel="rsqrt_bwd", numpy=lambda g, y: -0.5 * g * y * y * y,
-                    saves=(0, 1)):   # -0.5 g y^3
+class RsqrtBackward(FusedBackward, kernel="rsqrt_bwd", numpy=lambda g, y: -0.5 * g * y * y * y):   # -0.5 g y^3
     @staticmethod
-    def backward(ctx, gg):
-        g, y = ctx.saved_tensors
-        need = ctx.needs_input_grad
-        return (RsqrtBackward.apply(gg, y) if need[0] else None,
-                gg * g * y * y * -1.5 if need[1] else None)
-
+    def d_saved(gg, g, y):
+        return gg * g * y * y * -1.5
 
 class Reciprocal(Pointwise, name="reciprocal", numpy=np.reciprocal, saves=OUT):
     @staticmethod
@@ -104,15 +86,10 @@ class Reciprocal(Pointwise, name="reciprocal", numpy=np.reciprocal, saves=OUT):
         return ReciprocalBackward.apply(g, y)
 
 
-class ReciprocalBackward(Pointwise, kernel="reciprocal_bwd", numpy=lambda g, y: -g * y * y,
-                         saves=(0, 1)):   # -g y^2
+class ReciprocalBackward(FusedBackward, kernel="reciprocal_bwd", numpy=lambda g, y: -g * y * y):   # -g y^2
     @staticmethod
-    def backward(ctx, gg):
-        g, y = ctx.saved_tensors
-        need = ctx.needs_input_grad
-        return (ReciprocalBackward.apply(gg, y) if need[0] else None,
-                gg * g * y * -2 if need[1] else None)
-
+    def d_saved(gg, g, y):
+        return gg * g * y * -2
 
 # sin / cos / tan ----------------------------------------------------------------------
 class Sin(Pointwise, name="sin", numpy=np.sin, saves=0):
@@ -129,23 +106,15 @@ class Cos(Pointwise, name="cos", numpy=np.cos, saves=0):
         return CosBackward.apply(g, x)
 
 
-class SinBackward(Pointwise, kernel="sin_bwd", numpy=lambda g, x: g * np.cos(x), saves=(0, 1)):   # g cos(x)
+class SinBackward(FusedBackward, kernel="sin_bwd", numpy=lambda g, x: g * np.cos(x)):   # g cos(x)
     @staticmethod
-    def backward(ctx, gg):
-        g, x = ctx.saved_tensors
-        need = ctx.needs_input_grad
-        return (SinBackward.apply(gg, x) if need[0] else None,
-                CosBackward.apply(gg * g, x) if need[1] else None)
+    def d_saved(gg, g, x):
+        return CosBackward.apply(gg * g, x)
 
-
-class CosBackward(Pointwise, kernel="cos_bwd", numpy=lambda g, x: -g * np.sin(x), saves=(0, 1)):   # -g sin(x)
+class CosBackward(FusedBackward, kernel="cos_bwd", numpy=lambda g, x: -g * np.sin(x)):   # -g sin(x)
     @staticmethod
-    def backward(ctx, gg):
-        g, x = ctx.saved_tensors
-        need = ctx.needs_input_grad
-        return (CosBackward.apply(gg, x) if need[0] else None,
-                -SinBackward.apply(gg * g, x) if need[1] else None)
-
+    def d_saved(gg, g, x):
+        return -SinBackward.apply(gg * g, x)
 
 class Tan(Pointwise, name="tan", numpy=np.tan, saves=OUT):
     @staticmethod
@@ -169,15 +138,10 @@ class Tanh(Pointwise, name="tanh", numpy=np.tanh, saves=OUT, nn=True):
         return TanhBackward.apply(g, y)
 
 
-class TanhBackward(Pointwise, kernel="tanh_bwd", numpy=lambda g, y: g * (constant(1, y.dtype) - y * y),
-                   saves=(0, 1)):   # g (1 - y^2)
+class TanhBackward(FusedBackward, kernel="tanh_bwd", numpy=lambda g, y: g * (constant(1, y.dtype) - y * y)):
     @staticmethod
-    def backward(ctx, gg):
-        g, y = ctx.saved_tensors
-        need = ctx.needs_input_grad
-        return (TanhBackward.apply(gg, y) if need[0] else None,
-                gg * g * y * -2 if need[1] else None)
-
+    def d_saved(gg, g, y):   # of g (1 - y^2)
+        return gg * g * y * -2
 
 class Sigmoid(Pointwise, name="sigmoid", numpy=np_sigmoid, saves=OUT, nn=True):   # 1 / (1 + exp(-x))
     @staticmethod
@@ -186,15 +150,11 @@ class Sigmoid(Pointwise, name="sigmoid", numpy=np_sigmoid, saves=OUT, nn=True): 
         return SigmoidBackward.apply(g, y)
 
 
-class SigmoidBackward(Pointwise, kernel="sigmoid_bwd", numpy=lambda g, y: g * y * (constant(1, y.dtype) - y),
-                      saves=(0, 1)):   # g y (1 - y)
+class SigmoidBackward(FusedBackward, kernel="sigmoid_bwd",
+                      numpy=lambda g, y: g * y * (constant(1, y.dtype) - y)):
     @staticmethod
-    def backward(ctx, gg):
-        g, y = ctx.saved_tensors
-        need = ctx.needs_input_grad
-        return (SigmoidBackward.apply(gg, y) if need[0] else None,
-                gg * g * (1 - 2 * y) if need[1] else None)
-
+    def d_saved(gg, g, y):   # of g y (1 - y)
+        return gg * g * (1 - 2 * y)
 
 class Relu(Pointwise, name="relu", numpy=lambda x: np.maximum(x, 0), saves=OUT, nn=True):   # NaN propagates
     @staticmethod
@@ -218,9 +178,6 @@ def _np_relu_bwd(g, y):
     return np.where(mask, g, 0).astype(g.dtype, copy=False)
 
 
-class ReluBackward(Pointwise, kernel="relu_bwd", numpy=_np_relu_bwd, saves=1,
-                   node_name="ThresholdBackwardBackward0"):   # y > 0 ? g : 0  (relu'(0) = 0)
-    @staticmethod
-    def backward(ctx, gg):
-        (y,) = ctx.saved_tensors
-        return ReluBackward.apply(gg, y) if ctx.needs_input_grad[0] else None, None
+class ReluBackward(FusedBackward, kernel="relu_bwd", numpy=_np_relu_bwd, saves=1,
+                   node_name="ThresholdBackwardBackward0"):
+    """y > 0 ? g : 0 (relu'(0) = 0)."""
