@@ -197,15 +197,20 @@ def jvp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool
         outputs = func(*inputs)
         is_outputs_tuple, outputs = _as_tuple(outputs, "outputs of the user-provided function", "jvp")
         _check_requires_grad(outputs, "outputs", strict)
-        # u: the dummy vector the vjp is linear in
-        grad_outputs = tuple(zeros_like(o).requires_grad_(True) for o in outputs)
-        grad_inputs = _autograd_grad(outputs, inputs, grad_outputs, create_graph=True)
-        _check_requires_grad(grad_inputs, "grad_inputs", strict)
-        grad_res = _autograd_grad(grad_inputs, grad_outputs, v, create_graph=create_graph)
-        jvp_ = _fill_in_zeros(grad_res, outputs, strict, "back_trick")
+        jvp_ = _back_trick(outputs, inputs, v, create_graph, strict, "back_trick",
+                           lambda grad_inputs: _check_requires_grad(grad_inputs, "grad_inputs", strict))
     outputs = _grad_postprocess(outputs, create_graph)
     jvp_ = _grad_postprocess(jvp_, create_graph)
     return _tuple_postprocess(outputs, is_outputs_tuple), _tuple_postprocess(jvp_, is_outputs_tuple)
+
+
+def _back_trick(ys: tuple, xs: tuple, v: tuple, create_graph: bool, strict: bool, stage: str, check) -> tuple:
+    """J v for J = dys/dxs with reverse passes only: u^T J is linear in a dummy u, so
+    d/du (u^T J) v = J v. ``check`` sees u^T J before the second pass."""
+    u = tuple(zeros_like(y).requires_grad_(True) for y in ys)
+    back = _autograd_grad(ys, xs, u, create_graph=True)
+    check(back)
+    return _fill_in_zeros(_autograd_grad(back, u, v, create_graph=create_graph), ys, strict, stage)
 
 
 def _one_hot(out, k: int):
@@ -350,11 +355,8 @@ def hvp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool
     """``(func(inputs), H v)`` with the double-backward trick (no symmetry of H assumed)."""
     with enable_grad():
         is_inputs_tuple, inputs, v, outputs, jac = _gradient_of_scalar(func, inputs, v, create_graph, strict, "hvp")
-        grad_jac = tuple(zeros_like(x).requires_grad_(True) for x in inputs)
-        double_back = _autograd_grad(jac, inputs, grad_jac, create_graph=True)
-        _check_requires_grad(jac, "hessian", strict)
-        grad_res = _autograd_grad(double_back, grad_jac, v, create_graph=create_graph)
-        hvp_ = _fill_in_zeros(grad_res, inputs, strict, "double_back_trick")
+        hvp_ = _back_trick(jac, inputs, v, create_graph, strict, "double_back_trick",
+                           lambda _: _check_requires_grad(jac, "hessian", strict))
     outputs = _grad_postprocess(outputs, create_graph)
     hvp_ = _grad_postprocess(hvp_, create_graph)
     return _tuple_postprocess(outputs, False), _tuple_postprocess(hvp_, is_inputs_tuple)

@@ -177,33 +177,46 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     return Softplus.apply(input, beta, threshold)
 
 
-# leaky_relu -----------------------------------------------------------------------
-class LeakyRelu(Pointwise, kernel="leaky_relu_fwd", numpy=lambda x, a=0.01: np.where(x > 0, x, x * a),
-                saves=0):   # x > 0 ? x : a x
-    @staticmethod
-    def forward(ctx, x, slope):
-        ctx.slope = slope
-        return unary_float("leaky_relu_fwd", x, a=float(slope))
+# leaky_relu / elu: one scalar parameter ``a`` (slope, alpha), passed to their kernels ------------
+class _OneParam(Pointwise):
+    """``kernel(x, a)``; backward is ``backward_fn(g, x, a)``, a fused kernel of its own."""
 
-    @staticmethod
-    def backward(ctx, g):
+    saves = (0,)
+    backward_fn: type
+
+    @classmethod
+    def forward(cls, ctx, x, a):
+        ctx.a = a
+        return unary_float(cls.kernel, x, a=float(a))
+
+    @classmethod
+    def backward(cls, ctx, g):
         (x,) = ctx.saved_tensors
-        return LeakyReluBackward.apply(g, x, ctx.slope), None
+        return cls.backward_fn.apply(g, x, ctx.a), None
 
 
-class LeakyReluBackward(Pointwise, kernel="leaky_relu_bwd",   # x > 0 ? g : a g
+class _OneParamBackward(Pointwise):
+    """``kernel(g, x, a)``, the fused backward of a ``_OneParam`` activation."""
+
+    @classmethod
+    def forward(cls, ctx, g, x, a):
+        ctx.save_for_backward(g, x)
+        ctx.a = a
+        return run_float(cls.kernel, g, x, a=float(a))
+
+
+class LeakyReluBackward(_OneParamBackward, kernel="leaky_relu_bwd",   # x > 0 ? g : a g
                         numpy=lambda g, x, a=0.01: np.where(x > 0, g, g * a)):
     @staticmethod
-    def forward(ctx, g, x, slope):
-        ctx.save_for_backward(x)
-        ctx.slope = slope
-        return run_float("leaky_relu_bwd", g, x, a=float(slope))
-
-    @staticmethod
     def backward(ctx, gg):
-        (x,) = ctx.saved_tensors
-        return (LeakyReluBackward.apply(gg, x, ctx.slope) if ctx.needs_input_grad[0] else None,
+        _, x = ctx.saved_tensors
+        return (LeakyReluBackward.apply(gg, x, ctx.a) if ctx.needs_input_grad[0] else None,
                 None, None)
+
+
+class LeakyRelu(_OneParam, kernel="leaky_relu_fwd", numpy=lambda x, a=0.01: np.where(x > 0, x, x * a)):
+    """x > 0 ? x : a x."""
+    backward_fn = LeakyReluBackward
 
 
 _leaky_relu_ = derive_inplace(LeakyRelu, "leaky_relu", float_result=True, public=False)
@@ -214,35 +227,20 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
     return _leaky_relu_(input, negative_slope) if inplace else LeakyRelu.apply(input, negative_slope)
 
 
-# elu ------------------------------------------------------------------------------
-class Elu(Pointwise, kernel="elu_fwd", numpy=lambda x, a=1.0: np.where(x > 0, x, a * np.expm1(np.minimum(x, 0))),
-          saves=0):   # x > 0 ? x : a (exp(x) - 1)
-    @staticmethod
-    def forward(ctx, x, alpha):
-        ctx.alpha = alpha
-        return unary_float("elu_fwd", x, a=float(alpha))
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return EluBackward.apply(g, x, ctx.alpha), None
-
-
-class EluBackward(Pointwise, kernel="elu_bwd",   # x > 0 ? g : g a exp(x)
+class EluBackward(_OneParamBackward, kernel="elu_bwd",   # x > 0 ? g : g a exp(x)
                   numpy=lambda g, x, a=1.0: np.where(x > 0, g, g * a * np.exp(np.minimum(x, 0)))):
-    @staticmethod
-    def forward(ctx, g, x, alpha):
-        ctx.save_for_backward(g, x)
-        ctx.alpha = alpha
-        return run_float("elu_bwd", g, x, a=float(alpha))
-
     @staticmethod
     def backward(ctx, gg):
         g, x = ctx.saved_tensors
-        a = ctx.alpha
+        a = ctx.a
         need = ctx.needs_input_grad
         gx = where(x > 0, 0.0, gg * g * exp(x) * a) if need[1] else None
         return EluBackward.apply(gg, x, a) if need[0] else None, gx, None
+
+
+class Elu(_OneParam, kernel="elu_fwd", numpy=lambda x, a=1.0: np.where(x > 0, x, a * np.expm1(np.minimum(x, 0)))):
+    """x > 0 ? x : a (exp(x) - 1)."""
+    backward_fn = EluBackward
 
 
 _elu_ = derive_inplace(Elu, "elu", float_result=True, public=False)

@@ -190,46 +190,27 @@ def where(condition, input=None, other=None) -> Tensor:
 # comparisons (bool output, no gradient) -------------------------------------------
 _NUMBERS = (Tensor, builtins.int, builtins.float, builtins.bool, builtins.complex, np.generic)
 
-for _name, _ufunc in (("eq", np.equal), ("ne", np.not_equal), ("lt", np.less), ("le", np.less_equal),
-                      ("gt", np.greater), ("ge", np.greater_equal)):
-    register(f"{_name}_fwd", "numpy", _ufunc)
-    register(f"{_name}_fwd", "cupy", cuda.elementwise(f"{_name}_fwd", out="bool"))
+def _comparison(name: str, ufunc, otherwise):
+    """``name(input, other)``: kernel ``<name>_fwd`` (NumPy's ``ufunc``, a bool-output CUDA kernel).
+    A non-number ``other`` gives ``otherwise`` (PyTorch: ``t == None`` is False) or, when that is
+    None, the TypeError of the operand rules."""
+    register(f"{name}_fwd", "numpy", ufunc)
+    register(f"{name}_fwd", "cupy", cuda.elementwise(f"{name}_fwd", out="bool"))
+
+    def compare(input, other) -> Tensor:
+        if otherwise is not None and not isinstance(other, _NUMBERS):
+            return otherwise
+        return run(f"{name}_fwd", input, other)
+    compare.__name__ = compare.__qualname__ = name
+    return export(compare, operators=(f"__{name}__",))
 
 
-@export(operators=("__eq__",))
-def eq(input, other) -> Tensor:
-    if not isinstance(other, _NUMBERS):
-        return False   # as PyTorch: comparing with None or a non-number is simply not equal
-    return run("eq_fwd", input, other)
-
-
-@export(operators=("__ne__",))
-def ne(input, other) -> Tensor:
-    if not isinstance(other, _NUMBERS):
-        return True
-    return run("ne_fwd", input, other)
-
-
-@export(operators=("__lt__",))
-def lt(input, other) -> Tensor:
-    return run("lt_fwd", input, other)
-
-
-@export(operators=("__le__",))
-def le(input, other) -> Tensor:
-    return run("le_fwd", input, other)
-
-
-@export(operators=("__gt__",))
-def gt(input, other) -> Tensor:
-    return run("gt_fwd", input, other)
-
-
-@export(operators=("__ge__",))
-def ge(input, other) -> Tensor:
-    return run("ge_fwd", input, other)
-
-
+eq = _comparison("eq", np.equal, False)
+ne = _comparison("ne", np.not_equal, True)
+lt = _comparison("lt", np.less, None)
+le = _comparison("le", np.less_equal, None)
+gt = _comparison("gt", np.greater, None)
+ge = _comparison("ge", np.greater_equal, None)
 
 
 # logical / bitwise / float classification ------------------------------------------

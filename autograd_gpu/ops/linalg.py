@@ -106,6 +106,16 @@ class Mm(Function):
         return (fn.apply(g, b.mT) if need[0] else None), (fn.apply(a.mT, g) if need[1] else None)
 
 
+def _require_ndim(op: str, input, mat2, ndim: int, msg1: str, msg2: str) -> None:
+    """Both operands tensors of ``ndim`` dims, with PyTorch's messages (``msg1``/``msg2``)."""
+    _require_tensor(input, op, "input", 1)
+    _require_tensor(mat2, op, "mat2", 2)
+    if input._data.ndim != ndim:
+        raise RuntimeError(msg1)
+    if mat2._data.ndim != ndim:
+        raise RuntimeError(msg2)
+
+
 def _check_mm(a: Tensor, b: Tensor) -> None:
     sa, sb = a._data.shape, b._data.shape
     if sa[1] != sb[0]:
@@ -117,12 +127,7 @@ def _check_mm(a: Tensor, b: Tensor) -> None:
 @export
 def mm(input: Tensor, mat2: Tensor) -> Tensor:
     """(n, m) @ (m, p); no broadcasting, no dtype promotion."""
-    _require_tensor(input, "mm", "input", 1)
-    _require_tensor(mat2, "mm", "mat2", 2)
-    if input._data.ndim != 2:
-        raise RuntimeError("self must be a matrix")
-    if mat2._data.ndim != 2:
-        raise RuntimeError("mat2 must be a matrix")
+    _require_ndim("mm", input, mat2, 2, "self must be a matrix", "mat2 must be a matrix")
     _check_mm(input, mat2)
     return Mm.apply(input, mat2)
 
@@ -142,12 +147,7 @@ def _check_bmm_sizes(batch: int, k: int, sb: tuple) -> None:
 @export
 def bmm(input: Tensor, mat2: Tensor) -> Tensor:
     """(B, n, m) @ (B, m, p) with the same B on both sides (use matmul to broadcast)."""
-    _require_tensor(input, "bmm", "input", 1)
-    _require_tensor(mat2, "bmm", "mat2", 2)
-    if input._data.ndim != 3:
-        raise RuntimeError("batch1 must be a 3D tensor")
-    if mat2._data.ndim != 3:
-        raise RuntimeError("batch2 must be a 3D tensor")
+    _require_ndim("bmm", input, mat2, 3, "batch1 must be a 3D tensor", "batch2 must be a 3D tensor")
     sa = input._data.shape
     _check_bmm_sizes(sa[0], sa[2], mat2._data.shape)
     _check_same_dtype(input, mat2)
