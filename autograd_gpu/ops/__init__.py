@@ -2,13 +2,13 @@
 layers below (autograd, engine, the Tensor itself) get the few ops they call through
 ``dispatch.provide``."""
 from .. import dispatch as _dispatch
-from . import _common, registry
+from . import registry
 from . import (activation, arithmetic, broadcast, compare, copy, creation, extrema, gather_scatter, index,  # noqa: F401
                inplace, join, linalg, padding, rearrange, reduce, scan, shape, softmaxes, unary)
 
 for _name, _fn in (("tensor", creation.tensor), ("rebuild", creation._rebuild), ("clone", copy.clone),
                    ("zeros_like", creation.zeros_like), ("ones_like", creation.ones_like),
-                   ("zeros_from_meta", creation.zeros_from_meta), ("sum_to_shape", _common.sum_to_shape)):
+                   ("zeros_from_meta", creation.zeros_from_meta), ("sum_to_shape", broadcast.sum_to_shape)):
     _dispatch.provide(_name, _fn)
 globals().update(registry.FUNCTIONS)
 __all__ = sorted(registry.FUNCTIONS)

@@ -1,5 +1,5 @@
-"""Rules shared by every op: broadcasting, summing a gradient back to its input's
-shape, device checks, and the kernel lookup."""
+"""Rules shared by every op: broadcasting, device checks, dims, and the kernel lookup.
+(Summing a gradient back to its input's shape is ``broadcast.sum_to_shape``.)"""
 from __future__ import annotations
 
 import contextlib
@@ -56,14 +56,6 @@ def reduced_axes(src: tuple, dst: tuple) -> tuple:
     lead = len(src) - len(dst)
     return tuple(range(lead)) + tuple(lead + i for i, (s, d) in enumerate(zip(src[lead:], dst))
                                       if d == 1 and s != 1)
-
-
-def sum_to_shape(t: Tensor, shape: tuple) -> Tensor:
-    """Sum a broadcast gradient back to ``shape``: the one place every op's backward relies on."""
-    if t._data.shape == tuple(shape):
-        return t
-    from .broadcast import SumToShape
-    return SumToShape.apply(t, tuple(shape))
 
 
 def wrap_dim(dim: int, ndim: int) -> int:

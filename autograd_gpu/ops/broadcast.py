@@ -43,7 +43,6 @@ class Expand(Function):
 
     @staticmethod
     def backward(ctx, g: Tensor):
-        from ._common import sum_to_shape
         return sum_to_shape(g, ctx.in_shape), None
 
 
@@ -81,3 +80,10 @@ def expand_as(x: Tensor, other: Tensor) -> Tensor:
 @export
 def broadcast_to(x: Tensor, shape) -> Tensor:
     return expand(x, tuple(shape))
+
+
+def sum_to_shape(t: Tensor, shape: tuple) -> Tensor:
+    """Sum a broadcast gradient back to ``shape``: the one place every op's backward relies on."""
+    if t._data.shape == tuple(shape):
+        return t
+    return SumToShape.apply(t, tuple(shape))

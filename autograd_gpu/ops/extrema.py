@@ -20,6 +20,7 @@ from ._common import kernel, wrap_dim
 from .compare import maximum, minimum
 from .reduce import _arr, _as_1d, _cu_amax, _cu_amin, _dims, _float_mask, _keep_shape, _ties_grad, _view
 from .registry import export
+from .creation import arange
 
 _cu_arg_max = cuda.arg_reduce("max_fwd")
 _cu_arg_min = cuda.arg_reduce("min_fwd")
@@ -29,7 +30,6 @@ def _index_grad(g: Tensor, idx: Tensor, in_shape: tuple, dim: int) -> Tensor:
     """Gradient of max/min with ``dim``: all of it to the selected index (a one-hot along ``dim``)."""
     if len(in_shape) == 0:
         return g
-    from .creation import arange
     keep = _keep_shape(in_shape, (dim,))
     ar = arange(in_shape[dim], device=g._device)
     ar = Tensor._make(ar._data.reshape((in_shape[dim],) + (1,) * (len(in_shape) - dim - 1)), g._device)

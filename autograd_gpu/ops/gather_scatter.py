@@ -16,6 +16,10 @@ from ..tensor import Tensor
 from ._common import check_same_device, kernel, wrap_dim
 from .index import _put_cuda, _take_cuda, _zeros
 from .registry import export
+from .creation import tensor
+from .shape import reshape
+from .padding import ConstantPad
+from .creation import full
 
 
 # index_select / index_add ----------------------------------------------------------------------
@@ -82,7 +86,6 @@ class IndexAdd(Function):
 
 def _vector_index(index: Tensor, op: str) -> Tensor:
     if not isinstance(index, Tensor):
-        from .creation import tensor
         index = tensor(index, dtype="int64")
     if index._data.dtype.kind not in "iu":
         raise RuntimeError(f"{op}(): Expected dtype int32/int64 for index")
@@ -103,7 +106,6 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     if index._data.ndim == 0:
         index = Tensor._make(index._data.reshape(1), index._device)
     if not shape:
-        from .shape import reshape
         return reshape(IndexSelect.apply(reshape(input, (1,)), 0, index), ())
     return IndexSelect.apply(input, d, index)
 
@@ -182,7 +184,6 @@ def _grow(g: Tensor, shape: tuple) -> Tensor:
     """Zero-extend a gradient of the index's shape to a larger ``src`` (elements never read get 0)."""
     if g._data.shape == shape:
         return g
-    from .padding import ConstantPad
     return ConstantPad.apply(g, tuple((0, s - n) for s, n in zip(shape, g._data.shape)), 0)
 
 
@@ -205,7 +206,6 @@ class Scatter(Function):
         if isinstance(src, Tensor):
             s = src._data if src._data.dtype == x._data.dtype else kernel("cast", src)(src._data, x._data.dtype)
         else:
-            from .creation import full
             s = full(index._data.shape, src, dtype=x.dtype, device=x._device)._data
         return Tensor._make(kernel("scatter_fwd", x)(x._data, dim, index._data, s), x._device)
 
@@ -305,7 +305,6 @@ class Put(Function):
         if need[0]:
             gx = g if ctx.accumulate else Put.apply(g, ctx.index, _zeros(ctx.src_shape, g), False)
         if need[2]:
-            from .shape import reshape
             gs = reshape(Take.apply(g, ctx.index), ctx.src_shape)
         return gx, None, gs, None
 

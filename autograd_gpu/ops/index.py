@@ -16,9 +16,13 @@ from ..backends import cuda
 from ..dispatch import register
 from ..device import get_backend
 from ..tensor import Tensor
-from ._common import broadcast_shapes, check_same_device, kernel, on_device, sum_to_shape
+from ._common import broadcast_shapes, check_same_device, kernel, on_device
+from .broadcast import sum_to_shape
 from .creation import zeros_from_meta
 from .registry import export
+from .shape import reshape
+from .creation import tensor
+from .broadcast import expand
 
 
 class _StepError(IndexError, ValueError):
@@ -220,7 +224,6 @@ def _value_grad(g: Tensor, idx: tuple, adv: bool, v_shape: tuple) -> Tensor:
     gv = _index(g, idx, adv)
     extra = len(v_shape) - gv._data.ndim
     if extra > 0:
-        from .shape import reshape
         gv = reshape(gv, (1,) * extra + gv._data.shape)
     return gv
 
@@ -356,7 +359,6 @@ def setitem(t: Tensor, index, value) -> None:
             else:
                 check_same_device(t, value)
     elif not isinstance(value, (int, float, bool, np.number, np.bool_)):
-        from .creation import tensor
         value = tensor(value, dtype=t.dtype, device=t._device)
     if not adv:
         if isinstance(value, Tensor):
@@ -430,7 +432,6 @@ def masked_select(input: Tensor, mask: Tensor) -> Tensor:
     shape = broadcast_shapes(input._data.shape, mask._data.shape)
     x = input
     if x._data.shape != shape:
-        from .broadcast import expand
         x = expand(x, shape)
     m = mask._data
     if m.shape != shape:

@@ -16,6 +16,7 @@ from ..dispatch import register
 from ..tensor import Tensor
 from ._common import broadcast_shapes, check_same_device, kernel
 from .registry import export
+from .creation import eye
 
 register("matmul_fwd", "numpy", np.matmul)
 register("matmul_fwd", "cupy", cuda.matmul())                 # cuBLAS through cupy.matmul
@@ -301,7 +302,6 @@ def _parse_side(text: str, ellipsis_ok_many: bool, out: bool = False):
 
 def _diagonal(op: Tensor, d1: int, d2: int) -> Tensor:
     """Diagonal of dims d1 < d2 kept at d1 (d2 removed): masked sum, differentiable to any order."""
-    from .creation import eye
     n = op.shape[d1]
     shape = [1] * op.ndim
     shape[d1] = shape[d2] = n

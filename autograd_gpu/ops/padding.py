@@ -12,6 +12,7 @@ from ..tensor import Tensor
 from ._common import kernel
 from .registry import export
 from .shape import View
+from .creation import full
 
 
 class ConstantPad(Function):
@@ -20,7 +21,6 @@ class ConstantPad(Function):
 
     @staticmethod
     def forward(ctx, x: Tensor, pairs: tuple, value) -> Tensor:
-        from .creation import full
         ctx.pairs = pairs
         shape = x._data.shape
         lead = len(shape) - len(pairs)
@@ -82,7 +82,7 @@ def pad(input: Tensor, pad, mode: str = "constant", value=None) -> Tensor:
         raise NotImplementedError(f"Unrecognised padding mode {mode}")
     if value:
         raise RuntimeError(f"Padding mode \"{mode}\" doesn't take in value argument")
-    from .gather_scatter import index_select
+    from .gather_scatter import index_select   # gather_scatter imports this module
     out = input
     be = input._device.backend
     for i, (lo, hi) in enumerate(pairs):

@@ -12,7 +12,8 @@ from ..autograd.function import Function
 from ..backends import cuda
 from ..dispatch import register
 from ..tensor import Tensor
-from ._common import kernel, sum_to_shape, wrap_dim, wrap_dims
+from ._common import kernel, wrap_dim, wrap_dims
+from .broadcast import sum_to_shape
 from .index import _copy_into_cuda
 from .registry import export
 from .shape import _sizes, flatten, reshape

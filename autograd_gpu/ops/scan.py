@@ -15,6 +15,7 @@ from ._common import kernel, wrap_dim
 from .compare import where
 from .reduce import Sum, _ExpandReduced, _as_1d, _cast_input, _view
 from .registry import export
+from .creation import arange
 
 
 # cumsum / cumprod --------------------------------------------------------------------
@@ -90,7 +91,6 @@ def _cumprod_grad_with_zeros(g: Tensor, x: Tensor, dim: int) -> Tensor:
     Axis ``dim`` of the (n, n) block indexes i, axis ``dim + 1`` indexes j then k: x with x_i set to 1
     is cumprod-ed along ``dim + 1`` and masked to k >= i.
     """
-    from .creation import arange
     shape = x._data.shape
     n = shape[dim]
     tail = (1,) * (len(shape) - dim - 1)

@@ -262,7 +262,7 @@ moveaxis = movedim
 # slicing views (narrow, select) -----------------------------------------------------------
 @export
 def narrow(input: Tensor, dim: int, start, length: int) -> Tensor:
-    from .index import BasicIndex
+    from .index import BasicIndex   # index imports this module: resolved at call time
     shape = input._data.shape
     if not shape:
         raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
@@ -279,7 +279,7 @@ def narrow(input: Tensor, dim: int, start, length: int) -> Tensor:
 
 @export
 def select(input: Tensor, dim: int, index: int) -> Tensor:
-    from .index import Select
+    from .index import Select   # index imports this module: resolved at call time
     shape = input._data.shape
     d = wrap_dim(dim, len(shape))
     n = shape[d]
