@@ -284,3 +284,10 @@ def type_name(t: Tensor) -> str:
     """PyTorch's legacy type name (``torch.cuda.FloatTensor``), used in error messages."""
     dev = "" if t._device.type == "cpu" else f"{t._device.type}."
     return f"autograd_gpu.{dev}{t.dtype._torch_name}Tensor"
+
+
+def wrap(out, device: Device) -> Tensor:
+    """A kernel's result as a tensor: NumPy returns a scalar, not a 0-d array, for 0-d inputs."""
+    if type(out) is not np.ndarray and isinstance(out, np.generic):
+        out = np.asarray(out)
+    return Tensor._make(out, device)

@@ -12,7 +12,7 @@ import traceback
 import numpy as np
 
 from ..dispatch import kernel, op, operand
-from ..tensor import Tensor
+from ..tensor import Tensor, wrap
 from . import anomaly
 from .grad_mode import _state as _grad_state
 from .graph import grad_accumulator, saved_tensors_hooks
@@ -77,7 +77,7 @@ def _fast_apply(cls, arity: int):
                     else:
                         return _apply(cls, (input, other), {})
                     out = kern(d, e)
-                out = Tensor._make(out, input._device) if type(out) is _NDARRAY else _wrap_scalar(out, input)
+                out = Tensor._make(out, input._device) if type(out) is _NDARRAY else wrap(out, input._device)
                 if record:
                     return record_computed(cls, (input,) if other is _ABSENT else (input, other), out)
                 return out
@@ -85,11 +85,6 @@ def _fast_apply(cls, arity: int):
         return _apply(cls, args + rest, kwargs)
     apply.__name__ = apply.__qualname__ = f"{cls.__qualname__}.apply"
     return apply
-
-
-def _wrap_scalar(out, like: Tensor) -> Tensor:
-    # NumPy returns a scalar, not a 0-d array, for 0-d inputs; tensors hold arrays
-    return Tensor._make(np.asarray(out) if isinstance(out, np.generic) else out, like._device)
 
 
 def _run_unrecorded(cls, args: tuple, kwargs: dict):

@@ -33,7 +33,7 @@ from ..autograd.recording import OUT
 from ..backends import cuda as _cuda
 from ..device import get_backend
 from ..dispatch import kernel, register, scalar_for
-from ..tensor import Tensor
+from ..tensor import Tensor, wrap
 from ._common import broadcast_shapes, check_same_device
 from .creation import zeros_like
 from .inplace import derive_inplace
@@ -152,13 +152,6 @@ def operands(*xs, dtype=None) -> tuple:
         else:
             arrays.append(dtype.type(x))
     return dtype, ref, arrays
-
-
-def wrap(out, device) -> Tensor:
-    # NumPy returns a scalar, not a 0-d array, for 0-d inputs; tensors must hold arrays
-    if type(out) is not _NDARRAY and isinstance(out, np.generic):
-        out = np.asarray(out)
-    return Tensor._make(out, device)
 
 
 _CAT = {"b": 0, "u": 1, "i": 1, "f": 2}
