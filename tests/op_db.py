@@ -14,8 +14,10 @@ A real mismatch found here is a bug: its row gets a strict xfail whose reason na
 """
 from __future__ import annotations
 
+import importlib
 import math
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -947,3 +949,8 @@ OP_DB: list[OpInfo] = [
     creation("manual_seed", None, [S(0), S(1234)], call=_seeded_draws, check=_check_manual_seed, torch=None),
     creation("initial_seed", lambda seed: seed, [S(0), S(7), S(2 ** 31 - 1)], call=_seed_then_initial, torch=None),
 ]
+
+# further families: one module each, ``tests/op_db_<family>.py``, holding ``ROWS`` built with the helpers above
+# (imported here, after OP_DB and the helpers exist, so those modules can ``from op_db import ...``)
+for _path in sorted(Path(__file__).parent.glob("op_db_*.py")):
+    OP_DB += importlib.import_module(_path.stem).ROWS

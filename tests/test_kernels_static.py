@@ -21,7 +21,9 @@ from autograd_gpu.backends import cuda_elementwise, cuda_plan, cuda_reduce
 from autograd_gpu.backends import cupy_backend as cb
 
 KDIR = Path(__file__).resolve().parent.parent / "kernels"
-FAMILIES = ("elementwise", "reduce", "scan", "softmax", "index", "copy")
+FAMILIES = tuple(sorted(f.stem for f in KDIR.glob("*.cu")))
+# the files built on elementwise.cuh: launched by cuda.elementwise(kernel, file=...), contract in KERNELS.md
+EW_FILES = tuple(f for f in FAMILIES if '#include "elementwise.cuh"' in (KDIR / f"{f}.cu").read_text())
 NVCC = shutil.which("nvcc")
 F = ("float16", "float32", "float64")
 A = F + ("int32", "int64")
@@ -74,11 +76,11 @@ def defined_kernels(family: str) -> frozenset:
                                 out))
 
 
-def _elementwise_contract() -> dict:
-    """{kernel: dtypes} from the elementwise table of KERNELS.md."""
+def _elementwise_contract(file: str = "elementwise") -> dict:
+    """{kernel: dtypes} from the table of KERNELS.md's section on ``<file>.cu`` (an elementwise file)."""
     sets = {"F": F, "A": A, "B": ("bool",)}
     text = (KDIR / "KERNELS.md").read_text()
-    section = text.split("## elementwise.cu", 1)[1].split("\n## ", 1)[0]
+    section = text.split(f"## {file}.cu", 1)[1].split("\n## ", 1)[0]
     out = {}
     for line in section.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
@@ -119,7 +121,7 @@ def test_elementwise_contract_parsed():
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_every_contract_kernel_exists(family):
-    contract = _elementwise_contract() if family == "elementwise" else CONTRACT[family]
+    contract = _elementwise_contract(family) if family in EW_FILES else CONTRACT[family]
     have = defined_kernels(family)
     missing = sorted(f"{k}_{d}" for k, dts in contract.items() for d in dts if f"{k}_{d}" not in have)
     assert not missing, f"kernels/{family}.cu lacks {missing}"
@@ -141,25 +143,25 @@ def _launchers():
         m = re.fullmatch(r"cuda_(arg_reduce|elementwise|reduce|scan|softmax|index|copy|matmul)_(\w+)",
                          getattr(fn, "__name__", ""))
         if m:
-            yield op, m.group(1), m.group(2)
+            yield op, m.group(1), m.group(2), getattr(fn, "kernel_file", _LAUNCHER_FILE.get(m.group(1)))
 
 
 def test_registrations_name_existing_kernels():
     found = list(_launchers())
     assert found, "no cupy registrations go through backends/cuda.py launchers"
     bad = []
-    ew = _elementwise_contract()
-    for op, family, kernel in found:
+    ew = {f: _elementwise_contract(f) for f in EW_FILES}
+    for op, family, kernel, file in found:
         if family == "matmul":
             continue
         for d in ("float32", "float64"):
-            promised = ew.get(kernel, F) if family == "elementwise" else F
+            promised = ew[file].get(kernel, F) if family == "elementwise" else F
             if d not in promised:   # e.g. logical_* are bool-only: the ops cast first
                 d = promised[0]
             name = _COPY_KERNELS[kernel].format(d=d) if family == "copy" else f"{kernel}_{d}"
             if family == "copy" and kernel not in _COPY_KERNELS:
                 bad.append(f"{op}: unknown copy launcher {kernel}")
-            elif name not in defined_kernels(_LAUNCHER_FILE[family]):
+            elif name not in defined_kernels(file):
                 bad.append(f"{op} -> {family}:{name}")
     assert not bad, f"registrations naming missing kernels: {bad}"
 
@@ -305,7 +307,7 @@ def _conventions() -> dict:
     Elementwise inputs are the arrays of ``name(x,y)`` (``a``/``b`` are keywords); the other families
     count the positional arguments of their documented signature (``acc=...`` keywords excluded)."""
     conv = {}
-    for line in _sections()["elementwise"].splitlines():
+    for line in "\n".join(_sections()[f] for f in EW_FILES).splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if not line.startswith("|") or len(cells) < 3 or cells[0] in ("kernel", "---"):
             continue
@@ -358,7 +360,7 @@ def test_registrations_use_the_family_of_their_call_convention():
     """A launcher registered under op X must be X's kernel, in the family KERNELS.md gives X."""
     conv = _conventions()
     bad = []
-    for op, family, kern in _launchers():
+    for op, family, kern, _ in _launchers():
         want = conv.get(kern)
         if want is None:
             bad.append(f"{op}: kernel {kern} is not in KERNELS.md")
@@ -377,13 +379,13 @@ def test_every_contract_op_with_a_numpy_impl_has_a_cuda_one():
 
 def test_elementwise_output_dtype_option():
     """Comparisons and logic are registered with out="bool"; every other elementwise kernel keeps the dtype."""
-    section = _sections()["elementwise"]
-    bool_out = {k for k in _elementwise_contract()
+    section = "\n".join(_sections()[f] for f in EW_FILES)
+    bool_out = {k for f in EW_FILES for k in _elementwise_contract(f)
                 for line in section.splitlines()
                 if re.search(rf"(?<![a-z_]){k}\b", line) and ("out=bool" in line or "| B |" in line)}
     assert {"eq_fwd", "ge_fwd", "logical_not_fwd", "logical_xor_fwd"} <= bool_out
     bad = []
-    for op, family, kern in _launchers():
+    for op, family, kern, _ in _launchers():
         if family == "elementwise":
             out = _launcher_opts(dispatch._tables["cupy"][op]).get("out")
             if (out == "bool") != (kern in bool_out):
@@ -411,7 +413,7 @@ def test_numpy_and_cuda_implementations_take_the_same_arguments():
     conv = _conventions()
     np_tab = dispatch._tables["numpy"]
     bad = []
-    for op, family, kern in _launchers():
+    for op, family, kern, _ in _launchers():
         fn = np_tab.get(op)
         if fn is None or kern not in conv:
             continue

@@ -22,8 +22,11 @@ from . import functional, gradcheck
 
 _REFLECTED = {"__add__": "__radd__", "__sub__": "__rsub__", "__mul__": "__rmul__", "__truediv__": "__rtruediv__",
               "__floordiv__": "__rfloordiv__", "__mod__": "__rmod__", "__pow__": "__rpow__",
-              "__matmul__": "__rmatmul__", "__and__": "__rand__", "__or__": "__ror__", "__xor__": "__rxor__"}
-_AUGMENTED = {"__add__": "__iadd__", "__sub__": "__isub__", "__mul__": "__imul__", "__truediv__": "__itruediv__"}
+              "__matmul__": "__rmatmul__", "__and__": "__rand__", "__or__": "__ror__", "__xor__": "__rxor__",
+              "__lshift__": "__rlshift__", "__rshift__": "__rrshift__"}
+_AUGMENTED = {"__add__": "__iadd__", "__sub__": "__isub__", "__mul__": "__imul__", "__truediv__": "__itruediv__",
+              "__floordiv__": "__ifloordiv__", "__mod__": "__imod__", "__pow__": "__ipow__", "__and__": "__iand__",
+              "__or__": "__ior__", "__xor__": "__ixor__", "__lshift__": "__ilshift__", "__rshift__": "__irshift__"}
 
 
 def _reflected(fn):

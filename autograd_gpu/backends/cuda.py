@@ -35,14 +35,17 @@ def _lazy(family: str, kernel: str, **opts) -> Callable:
     return run
 
 
-def elementwise(kernel: str, out: str | None = None) -> Callable:
-    """``impl(*inputs, a=0.0, b=0.0)`` runs ``kernels/elementwise.cu``'s ``<kernel>_<dtype>``.
+def elementwise(kernel: str, out: str | None = None, file: str = "elementwise") -> Callable:
+    """``impl(*inputs, a=0.0, b=0.0)`` runs ``kernels/<file>.cu``'s ``<kernel>_<dtype>`` (``file``: any
+    kernel file built on ``elementwise.cuh``, one per op family).
 
     Inputs: CuPy arrays (any strides, broadcastable shapes) or Python scalars. Output:
     a new C-contiguous array of the broadcast shape, of the inputs' dtype (``out="bool"`` for
     comparisons). ``a``/``b`` are the kernel's scalar parameters (slope, bounds, exponent).
     """
-    return _lazy("elementwise", kernel, out=out)
+    run = _lazy("elementwise", kernel, out=out, file=file)
+    run.kernel_file = file
+    return run
 
 
 def reduce(kernel: str) -> Callable:

@@ -1,4 +1,5 @@
-"""Launcher of ``kernels/elementwise.cu``: ``elementwise(kernel, out=None)``.
+"""Launcher of ``kernels/elementwise.cu`` and the other files built on ``elementwise.cuh``:
+``elementwise(kernel, out=None, file="elementwise")``.
 
 Inputs of any strides are broadcast through the shape/stride struct (no materialised
 expansion unless more than ``MAX_DIMS`` dims stay after collapsing); inputs that are all
@@ -26,8 +27,8 @@ _EW_DEFAULTS = {"add_fwd": (1.0, 0.0), "sub_fwd": (1.0, 0.0), "clamp_fwd": (-mat
 _EW_FIRST_OWN_DTYPE = {"where_fwd": np.dtype(np.bool_)}
 
 
-def elementwise(kernel: str, out: str | None = None) -> Callable:
-    """``impl(*inputs, a=None, b=None)`` for ``kernels/elementwise.cu``'s ``<kernel>_<dtype>``."""
+def elementwise(kernel: str, out: str | None = None, file: str = "elementwise") -> Callable:
+    """``impl(*inputs, a=None, b=None)`` for ``kernels/<file>.cu``'s ``<kernel>_<dtype>``."""
     cp = _cupy()
     ndarray = cp.ndarray
     da, db = _EW_DEFAULTS.get(kernel, (0.0, 0.0))
@@ -100,7 +101,7 @@ def elementwise(kernel: str, out: str | None = None) -> Callable:
                     sts = [c_strides(shape) if x is not None else (0,) * len(shape) for x in arrays]
                     cshape, cst = collapse_dims(shape, sts)
                 mode, per = 0, 1
-            fn = get_kernel("elementwise", f"{kernel}_{dtype_name(dt)}", dev)
+            fn = get_kernel(file, f"{kernel}_{dtype_name(dt)}", dev)
             blocks, threads = launch_config(n, per_thread=per, max_blocks=_max_blocks(dev))
             params = ew_params(n, mode, mask, pa, pb, fs, is_, cshape, cst)
             args = [res] + arrays + [None] * (MAX_IN - nin) + [params]

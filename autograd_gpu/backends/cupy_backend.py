@@ -15,6 +15,7 @@ This module also holds the device helpers several families share (``_sm_count``,
 """
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
@@ -43,10 +44,19 @@ def _cupy():
 # ---------------------------------------------------------------------------------
 # kernel sources and the per-(family, device) module cache
 def kernel_source(family: str) -> str:
-    """``<family>.cu`` with ``common.cuh`` inlined (NVRTC compiles from a string, no include path)."""
-    src = kernel_path(family).read_text()
-    common = (kernel_dir() / "common.cuh").read_text()
-    return src.replace('#include "common.cuh"', common, 1)
+    """``<family>.cu`` with its local headers (``#include "x.cuh"``, recursively, each once) inlined:
+    NVRTC compiles from a string, with no include path."""
+    seen: set[str] = set()
+
+    def inline(text: str) -> str:
+        def header(m):
+            name = m.group(1)
+            if name in seen:
+                return ""
+            seen.add(name)
+            return inline((kernel_dir() / name).read_text().replace("#pragma once\n", "", 1))
+        return re.sub(r'^#include "([\w.]+\.cuh)"[^\n]*$', header, text, flags=re.M)
+    return inline(kernel_path(family).read_text())
 
 
 COMPILE_OPTIONS = ("--std=c++17",)

@@ -3,8 +3,9 @@ layers below (autograd, engine, the Tensor itself) get the few ops they call thr
 ``dispatch.provide``."""
 from .. import dispatch as _dispatch
 from . import registry
-from . import (activation, arithmetic, broadcast, compare, copy, creation, extrema, gather_scatter, index,  # noqa: F401
-               inplace, join, linalg, padding, rearrange, reduce, scan, shape, softmaxes, unary)
+from . import (activation, arithmetic, bitwise, broadcast, compare, copy, creation, extrema,  # noqa: F401
+               gather_scatter, index, inplace, join, layout, linalg, padding, rearrange, reduce, scan, shape,
+               softmaxes, sorting, special, unary)
 
 for _name, _fn in (("tensor", creation.tensor), ("rebuild", creation._rebuild), ("clone", copy.clone),
                    ("zeros_like", creation.zeros_like), ("ones_like", creation.ones_like),

@@ -55,7 +55,8 @@ class Pointwise(Function):
       ``public=False``: the op has a public function of its own (extra parameters).
     - ``numpy``: the NumPy implementation of the kernel; ``cuda``: its CUDA launcher (default:
       ``kernels/elementwise.cu``'s ``<kernel>_<dtype>``); ``kernel``: the kernel's name
-      (default ``<name>_fwd``). Both backends are registered under that one name.
+      (default ``<name>_fwd``); ``kernel_file``: the ``kernels/<file>.cu`` that defines it (default
+      ``elementwise``). Both backends are registered under that one name.
     - ``saves``: what backward reads from ``ctx.saved_tensors`` (``Function.saves``).
     - ``promote``: ``"float"`` (integer and bool operands compute in the default float dtype)
       or ``"same"`` (the operands' promoted dtype).
@@ -70,13 +71,14 @@ class Pointwise(Function):
     promote = "float"
 
     def __init_subclass__(cls, *, name: str | None = None, numpy=None, cuda=None, kernel: str | None = None,
+                          kernel_file: str = "elementwise",
                           saves=None, promote: str | None = None, inplace: bool = False, public: bool = True, method: bool = True,
                           nn: bool = False, aliases: tuple = (), operators: tuple = (),
                           node_name: str | None = None, **kwargs) -> None:
         if numpy is not None:
             cls.kernel = kernel or f"{name}_fwd"
             register(cls.kernel, "numpy", numpy)
-            register(cls.kernel, "cupy", cuda if cuda is not None else _cuda.elementwise(cls.kernel))
+            register(cls.kernel, "cupy", cuda if cuda is not None else _cuda.elementwise(cls.kernel, file=kernel_file))
             if "arity" not in cls.__dict__:
                 cls.arity = _arity(numpy)
         elif kernel is not None:

@@ -1,0 +1,2 @@
+"""Sorting and selection: sort, argsort, topk, nonzero, count_nonzero."""
+from __future__ import annotations
