@@ -8,6 +8,7 @@ from . import dtypes as _dtypes
 from .dtypes import (DType as dtype, bool, double, float, float16, float32, float64, get_default_dtype,  # noqa: A004
                      half, int, int8, int16, int32, int64, long, set_default_dtype, short, uint8)
 from .device import Device as device
+from .dispatch import OutOfMemoryError
 from .tensor import Tensor
 from . import api as _api  # noqa: F401 - binds Tensor methods, operators and ag.autograd's functions
 from .ops import registry as _registry

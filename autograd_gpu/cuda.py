@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .device import Device, backend_available, current_index, get_backend, set_current_index
+from .dispatch import OutOfMemoryError  # noqa: F401 - ag.cuda.OutOfMemoryError, as torch.cuda's
 
 
 def is_available() -> bool:

@@ -10,6 +10,7 @@ The autograd layer and the engine sit below the ops, so they never import them: 
 from __future__ import annotations
 
 import math
+import re
 from typing import Callable
 
 import numpy as np
@@ -94,6 +95,52 @@ def scalar_for(arr, v):
 def operand(kern: Callable, arr, v):
     """Python number ``v`` as ``kern``'s operand beside ``arr``: a cached constant for a ufunc."""
     return constant(v, arr.dtype) if type(kern) is _UFUNC else scalar_for(arr, v)
+
+
+# allocation failures as PyTorch reports them ----------------------------------------------
+class OutOfMemoryError(RuntimeError):
+    """A CUDA allocation failed (PyTorch's ``torch.OutOfMemoryError``): a RuntimeError, so
+    PyTorch-style handlers (``except RuntimeError`` / ``"out of memory" in str(e)``) catch it."""
+
+
+# NumPy's ValueErrors for a size whose byte count overflows (np.empty, np.arange)
+_TOO_BIG = ("array is too big", "Maximum allowed size exceeded")
+_SIZE_UNITS = (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10))
+
+
+def format_size(nbytes: int) -> str:
+    """PyTorch's spelling of a byte count in its CUDA messages: ``20.00 GiB``, ``512 bytes``."""
+    for unit, scale in _SIZE_UNITS:
+        if nbytes >= scale:
+            return f"{nbytes / scale:.2f} {unit}"
+    return f"{nbytes} bytes"
+
+
+def is_allocation_error(e: BaseException) -> bool:
+    return isinstance(e, MemoryError) or (isinstance(e, ValueError) and str(e).startswith(_TOO_BIG))
+
+
+def allocation_error(e: BaseException, nbytes: int | None = None, sizes=None) -> BaseException:
+    """PyTorch's RuntimeError for the failed allocation ``e`` (NumPy's MemoryError or too-big
+    ValueError, CuPy's OutOfMemoryError); ``e`` itself when it is none of these. ``nbytes`` and
+    ``sizes`` are what the caller knows of the request, where the error does not say."""
+    if not is_allocation_error(e):
+        return e
+    if isinstance(e, ValueError):   # the byte count overflows int64
+        shown = f"sizes={list(sizes)}" if sizes is not None else f"({e})"
+        return RuntimeError(f"Storage size calculation overflowed with {shown}")
+    if type(e).__module__.startswith("cupy"):   # cupy.cuda.memory.OutOfMemoryError
+        if nbytes is None:
+            m = re.search(r"allocating ([\d,]+) bytes", str(e))
+            nbytes = int(m.group(1).replace(",", "")) if m else None
+        tried = f" Tried to allocate {format_size(nbytes)}." if nbytes is not None else ""
+        return OutOfMemoryError(f"CUDA out of memory.{tried} ({e})")
+    if nbytes is None:
+        nbytes = getattr(e, "_total_size", None)   # numpy._core._exceptions._ArrayMemoryError
+    if nbytes is None:
+        return RuntimeError(f"DefaultCPUAllocator: can't allocate memory: {e or 'out of memory'}")
+    return RuntimeError(f"DefaultCPUAllocator: can't allocate memory: you tried to allocate {nbytes} bytes. "
+                        f"Error code 12 (Cannot allocate memory)")
 
 
 # tensor-level ops for the layers below ops ------------------------------------------------

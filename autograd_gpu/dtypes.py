@@ -131,3 +131,28 @@ def result_type(*operands) -> np.dtype:
         elif _CATEGORY[g.kind] > _CATEGORY[out.kind]:
             out = g
     return out
+
+
+# Python ints beside a narrower integer tensor: PyTorch casts the scalar to the tensor's dtype,
+# wrapping modulo 2**bits (uint8 tensor + (-1) adds 255; int8 tensor == 262 compares with 6).
+# NumPy raises OverflowError instead, and a CUDA kernel computing narrow dtypes in int32 would
+# compare with the unwrapped value: wrap before either sees it.
+_WRAPPED = {np.dtype(t): (_b.int(np.iinfo(t).min), _b.int(np.iinfo(t).max), 8 * np.dtype(t).itemsize)
+            for t in (np.int8, np.uint8, np.int16, np.int32)}
+
+
+def wrap_int(v: int, np_dtype: np.dtype) -> int:
+    """``v`` as a tensor of ``np_dtype`` holds it after PyTorch's cast (two's complement wrap)."""
+    rng = _WRAPPED.get(np_dtype)
+    if rng is None or rng[0] <= v <= rng[1]:
+        return v
+    lo, _, bits = rng
+    v &= (1 << bits) - 1
+    return v - (1 << bits) if lo < 0 and v >> (bits - 1) else v
+
+
+def fit_ints(np_dtype: np.dtype, operands: tuple) -> tuple:
+    """``operands`` with each Python int wrapped into integer ``np_dtype`` (see ``wrap_int``)."""
+    if np_dtype.kind not in "iu":
+        return operands
+    return tuple(wrap_int(o, np_dtype) if type(o) is _b.int else o for o in operands)

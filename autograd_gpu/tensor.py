@@ -15,7 +15,7 @@ from .printing import tensor_repr
 
 
 class Tensor:
-    __slots__ = ("_data", "_device", "_requires_grad", "grad", "grad_fn", "_output_nr", "_vc", "_base",
+    __slots__ = ("_data", "_device", "_requires_grad", "_grad", "grad_fn", "_output_nr", "_vc", "_base",
                  "_acc_ref", "_leaf_hooks", "_post_acc_hooks", "_retains_grad", "__weakref__")
     __array_priority__ = 1000  # numpy scalars on the left defer to our reflected operators
 
@@ -31,7 +31,7 @@ class Tensor:
         t._data = data
         t._device = device
         t._requires_grad = False
-        t.grad = None
+        t._grad = None
         t.grad_fn = None
         t._output_nr = 0
         t._vc = [0]
@@ -76,6 +76,20 @@ class Tensor:
     @property
     def is_cuda(self) -> bool:
         return self._device.type == "cuda"
+
+    @property
+    def grad(self) -> "Tensor | None":
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: "Tensor | None") -> None:
+        if value is not None:
+            _check_grad(self, value)
+        self._grad = value
+
+    @grad.deleter
+    def grad(self) -> None:
+        self._grad = None
 
     @property
     def is_leaf(self) -> bool:
@@ -177,14 +191,23 @@ class Tensor:
 
     def __bool__(self) -> bool:
         if self._data.size != 1:
-            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+            raise RuntimeError("Boolean value of Tensor with " + ("no values" if self._data.size == 0 else
+                               "more than one value") + " is ambiguous")
         return bool(self._data.item())
 
+    def _scalar(self):
+        if self._data.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        return self._data.item()
+
     def __float__(self) -> float:
-        return float(self.item())
+        return float(self._scalar())
 
     def __int__(self) -> int:
-        return int(self.item())
+        return int(self._scalar())
+
+    def __complex__(self) -> complex:
+        return complex(self._scalar())
 
     def __index__(self) -> int:
         if self._data.dtype.kind not in "iub" or self._data.size != 1:
@@ -216,8 +239,8 @@ class Tensor:
                                "module, this may be because of a torch.nn.utils.weight_norm usage.")
         t = Tensor._make(self._data.copy(), self._device)
         t._requires_grad = self._requires_grad
-        if self.grad is not None:
-            t.grad = self.grad.__deepcopy__(memo)
+        if self._grad is not None:
+            t._grad = self._grad.__deepcopy__(memo)
         memo[id(self)] = t
         return t
 
@@ -249,9 +272,22 @@ class Tensor:
     def cpu(self) -> "Tensor":
         return self.to("cpu")
 
-    def type(self, dtype=None):
+    def type(self, dtype=None, non_blocking: bool = False, **kwargs):
+        """No argument: PyTorch's type string (``'torch.FloatTensor'``), which ported code compares
+        against; with a dtype or such a string: the converted tensor (``self`` when nothing changes)."""
         if dtype is None:
-            return type_name(self)
+            dev = "" if self._device.type == "cpu" else f"{self._device.type}."
+            return f"torch.{dev}{self.dtype._torch_name}Tensor"
+        if isinstance(dtype, str):
+            parsed = _TYPE_STRINGS.get(dtype.split(".", 1)[1] if dtype.startswith(("torch.", "autograd_gpu."))
+                                       else None)
+            if parsed is None:
+                raise ValueError(f"invalid type: '{dtype}'")
+            on_cuda, dtype = parsed
+            if on_cuda and self._device.type != "cuda":
+                return self.to("cuda", dtype)
+            if not on_cuda and self._device.type == "cuda":
+                return self.to("cpu", dtype)
         return self.to(dtype)
 
     def float(self) -> "Tensor":
@@ -271,6 +307,58 @@ class Tensor:
 
     def bool(self) -> "Tensor":
         return self.to(_dt.bool)
+
+    def short(self) -> "Tensor":
+        return self.to(_dt.int16)
+
+    def char(self) -> "Tensor":
+        return self.to(_dt.int8)
+
+    def byte(self) -> "Tensor":
+        return self.to(_dt.uint8)
+
+    def _storage_offset(self) -> int:
+        """Elements between the start of the base's array and ours (0 for a tensor that is no view)."""
+        if self._base is None:
+            return 0
+        return (_address(self._data) - _address(self._base._data)) // self._data.itemsize
+
+
+def _address(arr) -> int:
+    return arr.ctypes.data if isinstance(arr, np.ndarray) else arr.data.ptr
+
+
+# 'FloatTensor' / 'cuda.FloatTensor' -> (on CUDA?, dtype), for Tensor.type(str)
+_TYPE_STRINGS = {f"{dev}{d._torch_name}Tensor": (dev == "cuda.", d) for d in _dt.ALL for dev in ("", "cuda.")}
+
+# C++ type names PyTorch's grad-assignment message uses
+_CPP_NAMES = {"float16": "c10::Half", "float32": "float", "float64": "double", "int8": "signed char",
+              "uint8": "unsigned char", "int16": "short int", "int32": "int", "int64": "long int", "bool": "bool"}
+
+
+def _check_grad(t: Tensor, g) -> None:
+    """PyTorch's checks when ``.grad`` is assigned: a tensor of the same dtype, device and size."""
+    if type(g) is not Tensor and not isinstance(g, Tensor):
+        raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type {type(g).__name__}")
+    gd, td = g._data, t._data
+    if gd.dtype != td.dtype:
+        raise RuntimeError(f"attempting to assign a gradient with dtype '{_CPP_NAMES[g.dtype.name]}' to a tensor "
+                           f"with grad_dtype '{t.dtype._torch_name}'. The gradient must match the tensor's "
+                           "grad_dtype (defaults to the tensor's dtype). You can set the tensor's grad_dtype "
+                           "attribute with a specific dtype, or None to allow any dtype. Set grad_dtype with "
+                           "caution. Diverging the dtypes of a tensor and its gradient may break downstream "
+                           "systems that assume they match.")
+    if g._device is not t._device:
+        if g._device.type != t._device.type:
+            raise RuntimeError(f"attempting to assign a gradient with device type '{g._device.type}' to a tensor "
+                               f"with device type '{t._device.type}'. Please ensure that the gradient and the "
+                               "tensor are on the same device")
+        raise RuntimeError(f"attempting to assign a gradient located on device with index '{g.get_device()}' to a "
+                           f"tensor located on device with index '{t.get_device()}'. Please ensure that the "
+                           "gradient and the tensor are on the same device")
+    if gd.shape != td.shape:
+        raise RuntimeError(f"attempting to assign a gradient of size '{list(gd.shape)}' to a tensor of size "
+                           f"'{list(td.shape)}'. Please ensure that the gradient and the tensor are the same size")
 
 
 def _wrap_dim(dim: int, ndim: int) -> int:

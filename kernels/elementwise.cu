@@ -28,6 +28,10 @@ __device__ __forceinline__ long long ew_floor_div(long long x, long long y) {
   long long q = x / y;
   return (x % y != 0 && ((x < 0) != (y < 0))) ? q - 1 : q;
 }
+// remainder: PyTorch's formula (fmod, moved into the divisor's sign when nonzero), so a zero
+// result keeps fmod's sign, the dividend's (-4 % 2 = -0.0, as PyTorch; NumPy gives +0.0).
+// Integer division by zero gives 0 here: PyTorch's CPU raises ZeroDivisionError (our CPU path
+// does too), its CUDA kernels do not check; a device-side check would cost a sync per op.
 template <typename C> __device__ __forceinline__ C ew_rem(C x, C y) {
   C r = ag_fmod(x, y);
   if (r != C(0) && ((r < C(0)) != (y < C(0)))) r += y;
@@ -43,10 +47,39 @@ __device__ __forceinline__ long long ew_rem(long long x, long long y) {
   long long r = x % y;
   return (r != 0 && ((r < 0) != (y < 0))) ? r + y : r;
 }
-template <typename C> __device__ __forceinline__ C ew_sigmoid(C x) { return C(1) / (C(1) + ag_exp(-x)); }
-template <typename C> __device__ __forceinline__ C ew_sign(C x) {
-  return ag_isnan(x) ? x : (C)((C(0) < x) - (x < C(0)));
+// fmod: the sign of the dividend; integer y == 0 gives 0 (see ew_rem)
+template <typename C> __device__ __forceinline__ C ew_fmod(C x, C y) { return ag_fmod(x, y); }
+__device__ __forceinline__ int ew_fmod(int x, int y) { return y == 0 ? 0 : x % y; }
+__device__ __forceinline__ long long ew_fmod(long long x, long long y) { return y == 0 ? 0 : x % y; }
+__device__ __forceinline__ float ew_trunc(float x) { return truncf(x); }
+__device__ __forceinline__ double ew_trunc(double x) { return trunc(x); }
+__device__ __forceinline__ float ew_atan2(float y, float x) { return atan2f(y, x); }
+__device__ __forceinline__ double ew_atan2(double y, double x) { return atan2(y, x); }
+__device__ __forceinline__ float ew_exp2(float x) { return exp2f(x); }
+__device__ __forceinline__ double ew_exp2(double x) { return exp2(x); }
+// logaddexp(2): PyTorch's formula; equal infinities return themselves (inf - inf would be nan)
+template <typename C> __device__ __forceinline__ C ew_logaddexp(C x, C y) {
+  if (x == y && (x == Lim<C>::highest() || x == Lim<C>::lowest())) return x;
+  const C m = x > y ? x : y, d = x > y ? x - y : y - x;
+  return ag_isnan(d) ? d : m + ag_log1p(ag_exp(-d));
 }
+template <typename C> __device__ __forceinline__ C ew_logaddexp2(C x, C y) {
+  if (x == y && (x == Lim<C>::highest() || x == Lim<C>::lowest())) return x;
+  const C m = x > y ? x : y, d = x > y ? x - y : y - x;
+  return ag_isnan(d) ? d : m + ag_log1p(ew_exp2(-d)) * C(1.4426950408889634);
+}
+// lerp: PyTorch's two-sided formula, exact at w = 0 and w = 1
+template <typename C> __device__ __forceinline__ C ew_lerp(C s, C e, C w) {
+  return (w < C(0) ? -w : w) < C(0.5) ? s + w * (e - s) : e - (e - s) * (C(1) - w);
+}
+template <typename C> __device__ __forceinline__ C ew_sigmoid(C x) { return C(1) / (C(1) + ag_exp(-x)); }
+template <typename C> __device__ __forceinline__ C ew_sign(C x) {   // PyTorch: sign(nan) = 0
+  return (C)((C(0) < x) - (x < C(0)));
+}
+// |x| with abs(-0.0) = +0.0 as PyTorch (x < 0 ? -x : x keeps the zero's sign)
+template <typename C> __device__ __forceinline__ C ew_abs(C x) { return x < C(0) ? -x : x; }
+__device__ __forceinline__ float ew_abs(float x) { return fabsf(x); }
+__device__ __forceinline__ double ew_abs(double x) { return fabs(x); }
 template <typename C> __device__ __forceinline__ C ew_gelu_tanh_inner(C x) {
   return C(0.7978845608028654) * (x + C(0.044715) * x * x * x);
 }
@@ -59,6 +92,14 @@ OP2(DivOp, C, x / y)
 OP2(FloorDivOp, C, ew_floor_div(x, y))
 OP2(RemOp, C, ew_rem(x, y))
 OP2(PowOp, C, ag_pow(x, y))
+OP2(FmodOp, C, ew_fmod(x, y))
+OP2(Atan2Op, C, ew_atan2(x, y))
+OP2(CopysignOp, C, ag_copysign(x, y))
+OP2(LogaddexpOp, C, ew_logaddexp(x, y))
+OP2(Logaddexp2Op, C, ew_logaddexp2(x, y))
+OP3(LerpOp, ew_lerp(x, y, z))
+// nan_to_num(x, posinf, neginf), a = the nan replacement
+OP3(NanToNumOp, ag_isnan(x) ? (C)a : (x == Lim<C>::highest() ? y : (x == Lim<C>::lowest() ? z : x)))
 OP2(MaxOp, C, ag_isnan(x) ? x : (ag_isnan(y) ? y : (x > y ? x : y)))
 OP2(MinOp, C, ag_isnan(x) ? x : (ag_isnan(y) ? y : (x < y ? x : y)))
 // comparisons / logic (out = bool)
@@ -75,7 +116,7 @@ OP1(NotOp, !x)
 OP3(WhereOp, x ? y : z)
 // unary (A)
 OP1(NegOp, -x)
-OP1(AbsOp, x < C(0) ? -x : x)
+OP1(AbsOp, ew_abs(x))
 OP1(SignOp, ew_sign(x))
 // unary (F)
 OP1(ExpOp, ag_exp(x))
@@ -89,7 +130,7 @@ OP1(SinOp, ag_sin(x))
 OP1(CosOp, ag_cos(x))
 OP1(TanhOp, ag_tanh(x))
 OP1(SigmoidOp, ew_sigmoid(x))
-OP1(ReluOp, (ag_isnan(x) || x > C(0)) ? x : C(0))
+OP1(ReluOp, x < C(0) ? C(0) : x)   // NaN and -0.0 pass through, as PyTorch
 OP1(ClampOp, ag_isnan(x) ? x : ((x < (C)a ? (C)a : x) > (C)b ? (C)b : (x < (C)a ? (C)a : x)))
 OP1(GeluOp, C(0.5) * x * (C(1) + ag_erf(x * C(0.7071067811865476))))
 OP1(GeluTanhOp, C(0.5) * x * (C(1) + ag_tanh(ew_gelu_tanh_inner(x))))
@@ -183,6 +224,28 @@ ON_F(EW1, softplus_fwd, SoftplusOp)
 ON_F(EW1, leaky_relu_fwd, LeakyReluOp)
 ON_F(EW1, elu_fwd, EluOp)
 UNARY_MATH_F(tan, tanf, tan)
+UNARY_MATH_F(asin, asinf, asin)
+UNARY_MATH_F(acos, acosf, acos)
+UNARY_MATH_F(atan, atanf, atan)
+UNARY_MATH_F(sinh, sinhf, sinh)
+UNARY_MATH_F(cosh, coshf, cosh)
+UNARY_MATH_F(asinh, asinhf, asinh)
+UNARY_MATH_F(acosh, acoshf, acosh)
+UNARY_MATH_F(atanh, atanhf, atanh)
+UNARY_F(erf, ag_erf(x))
+UNARY_MATH_F(erfc, erfcf, erfc)
+UNARY_MATH_F(erfinv, erfinvf, erfinv)
+UNARY_F(exp2, ew_exp2(x))
+UNARY_MATH_F(log2, log2f, log2)
+UNARY_MATH_F(log10, log10f, log10)
+UNARY_F(frac, x - ew_trunc(x))
+ON_A(EW2, fmod_fwd, FmodOp)
+ON_F(EW2, atan2_fwd, Atan2Op)
+ON_F(EW2, copysign_fwd, CopysignOp)
+ON_F(EW2, logaddexp_fwd, LogaddexpOp)
+ON_F(EW2, logaddexp2_fwd, Logaddexp2Op)
+ON_F(EW3, lerp_fwd, LerpOp)
+ON_F(EW3, nan_to_num_fwd, NanToNumOp)
 
 ON_F(EW2, tanh_bwd, TanhBwdOp)
 ON_F(EW2, sigmoid_bwd, SigmoidBwdOp)

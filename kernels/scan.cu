@@ -5,11 +5,25 @@
 // blockDim.x elements (warp shuffles, then one warp over the warp totals) with a
 // running carry. cumsum_bwd scans in reverse (the gradient of cumsum).
 // float16 accumulates in float; integers and bool give int64 (as PyTorch).
+// logcumsumexp_fwd is the same block scan with log(e^a + e^b), in the input's dtype.
+//
+// cummax_fwd / cummin_fwd_<dtype>(T* vals, long long* idx, const T* x, rows, L, inner):
+// one THREAD per row (a sequential pass; neighbouring threads take neighbouring inner
+// positions, so reads coalesce when inner > 1).
 #include "common.cuh"
 
 struct AddS {
   template <typename A> __device__ __forceinline__ A operator()(A x, A y) const { return x + y; }
   template <typename A> __device__ __forceinline__ static A ident() { return A(0); }
+};
+struct LogAddS {   // log(e^x + e^y) without overflow; -inf is the identity, NaN propagates
+  template <typename A> __device__ __forceinline__ A operator()(A x, A y) const {
+    if (ag_isnan(x) || ag_isnan(y)) return x + y;
+    const A hi = x > y ? x : y, lo = x > y ? y : x;
+    if (lo == Lim<A>::lowest() || hi == Lim<A>::highest()) return hi;   // -inf adds nothing; +inf absorbs
+    return hi + ag_log1p(ag_exp(lo - hi));
+  }
+  template <typename A> __device__ __forceinline__ static A ident() { return Lim<A>::lowest(); }
 };
 struct MulS {
   template <typename A> __device__ __forceinline__ A operator()(A x, A y) const { return x * y; }
@@ -73,3 +87,42 @@ __device__ void scan_run(O* out, const T* x, long long rows, long long L, long l
 SCAN_ALL(cumsum_fwd, AddS, false)
 SCAN_ALL(cumprod_fwd, MulS, false)
 SCAN_ALL(cumsum_bwd, AddS, true)
+SCAN_KERNEL(logcumsumexp_fwd, LogAddS, false, float16, float, ag_float16)
+SCAN_KERNEL(logcumsumexp_fwd, LogAddS, false, float32, float, float)
+SCAN_KERNEL(logcumsumexp_fwd, LogAddS, false, float64, double, double)
+
+// cummax / cummin: PyTorch's rule, ``x >= best || isnan(x)`` replaces (ties move the index to the
+// LAST occurrence; a NaN wins and each later NaN takes the index). Values are copied, not converted.
+template <bool IsMax, typename T>
+__device__ void cum_extreme_run(T* vals, long long* idx, const T* x, long long rows, long long L, long long inner) {
+  typedef typename Compute<T>::type A;
+  for (long long row = ag_tid(); row < rows; row += ag_nthreads()) {
+    const long long o = row / inner, in = row % inner;
+    const long long base = o * L * inner + in;
+    T best_raw = x[base];
+    A best = Cvt<A>::from(best_raw);
+    long long bi = 0;
+    for (long long j = 0; j < L; ++j) {
+      const long long pos = base + j * inner;
+      const T raw = x[pos];
+      const A w = Cvt<A>::from(raw);
+      if (ag_isnan(w) || (!ag_isnan(best) && (IsMax ? w >= best : w <= best))) {
+        best = w;
+        best_raw = raw;
+        bi = j;
+      }
+      vals[pos] = best_raw;
+      idx[pos] = bi;
+    }
+  }
+}
+
+#define CUM_EXTREME_KERNEL(NAME, ISMAX, DT)                                                    \
+  extern "C" __global__ void NAME##_##DT(ag_t_##DT* vals, long long* idx, const ag_t_##DT* x,   \
+                                         long long rows, long long L, long long inner) {        \
+    cum_extreme_run<ISMAX, ag_t_##DT>(vals, idx, x, rows, L, inner);                           \
+  }
+#define CUMMAX(DT) CUM_EXTREME_KERNEL(cummax_fwd, true, DT)
+#define CUMMIN(DT) CUM_EXTREME_KERNEL(cummin_fwd, false, DT)
+AG_FOR_AB(CUMMAX)
+AG_FOR_AB(CUMMIN)

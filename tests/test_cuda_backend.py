@@ -338,3 +338,38 @@ def test_masked_fill_scalar_and_leading_unit_value(cp):
     t = ag.zeros(2, 3, device="cuda")
     t[ag.tensor([0, 1], device="cuda")] = ag.ones(1, 1, 3, device="cuda")
     assert t.cpu().tolist() == [[1.0] * 3] * 2
+
+
+# compilation: subnormals kept, errors that say what went wrong ---------------------------------
+SUBNORMALS = np.array([1e-40, -3e-42, 1.4e-45, 1.1754942e-38], dtype=np.float32)
+
+
+@cuda
+def test_float32_subnormals_survive_casts_and_arithmetic(cp):
+    """Compiled with -ftz=false (CuPy's RawModule would force -ftz=true and give zeros), as PyTorch."""
+    d = cp.asarray(SUBNORMALS)
+    np.testing.assert_array_equal(copy("cast")(d, np.dtype(np.float64)).get(), SUBNORMALS.astype(np.float64))
+    np.testing.assert_array_equal(elementwise("mul_fwd")(d, cp.asarray(np.float32(2.0))).get(), SUBNORMALS * 2)
+    np.testing.assert_array_equal(elementwise("add_fwd")(d, d).get(), SUBNORMALS + SUBNORMALS)
+    np.testing.assert_array_equal(elementwise("neg_fwd")(d).get(), -SUBNORMALS)
+    t = ag.tensor(SUBNORMALS, device="cuda")
+    np.testing.assert_array_equal((t.double() * 1).cpu().numpy(), SUBNORMALS.astype(np.float64))
+    assert ((t * 1) != 0).all().item()
+
+
+@cuda
+def test_missing_kernel_says_not_implemented_and_other_errors_propagate(cp):
+    with pytest.raises(RuntimeError, match=r"not implemented for 'Long' on CUDA \(no kernel nope_fwd_int64 in "
+                                           r"kernels/copy.cu\)"):
+        cb.get_kernel("copy", "nope_fwd_int64", 0)
+    assert cb.get_kernel("copy", "copy_float32", 0) is cb.get_kernel("copy", "copy_float32", 0)
+
+
+@cuda
+def test_cuda_out_of_memory_is_a_runtime_error(cp):
+    with pytest.raises(RuntimeError, match=r"CUDA out of memory\. Tried to allocate") as info:
+        ag.zeros(2 ** 45, device="cuda")
+    assert not isinstance(info.value, MemoryError)
+    x = ag.ones(1, device="cuda").expand(2 ** 45)
+    with pytest.raises(RuntimeError, match=r"CUDA out of memory"):
+        x + 1

@@ -9,6 +9,8 @@ from __future__ import annotations
 import gc
 import re
 import threading
+import time
+import weakref
 
 import numpy as np
 import pytest
@@ -402,3 +404,63 @@ def test_cuda_two_devices_route_to_their_workers():
     e = entries(log)
     assert "cuda:0" in e["c0"][0] and "cuda:1" in e["c1"][0] and e["c0"][2] == "cuda:0"
     assert_close(x.grad, [5.0, 5.0])
+
+
+class SavesAndBooms(ag.autograd.Function):
+    """Saves its input for backward, whose backward then raises."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        raise ValueError("boom after reading a saved tensor")
+
+
+@pytest.mark.parametrize("device", ["cpu", "fake:1"])
+def test_a_failed_backward_frees_its_graph_without_the_cyclic_collector(device):
+    """No reference cycle (exception -> traceback -> engine frame -> graph task -> exception): once
+    the caught exception is dropped, the graph and its saved tensors go at once (gc disabled)."""
+    def step():
+        x = ag.ones(4, requires_grad=True)
+        h = (x * 3).to(device)
+        y = SavesAndBooms.apply(h)
+        if device != "cpu":   # a graph on two devices: the threaded engine, the error set by a worker
+            y = y.to("cpu") + x.to("fake:0").to("cpu")
+        refs = [weakref.ref(h), weakref.ref(y.grad_fn)]
+        loss = y.sum()
+        try:
+            loss.backward()
+        except ValueError as e:
+            assert "boom after reading" in str(e)
+        else:
+            raise AssertionError("backward did not raise")
+        return refs
+    gc.collect()
+    gc.disable()
+    try:
+        refs = step()
+        deadline = time.monotonic() + 2.0   # a worker drops its last frame just after reporting the error
+        while any(r() is not None for r in refs) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert [r() for r in refs] == [None, None]
+    finally:
+        gc.enable()
+
+
+def test_a_failed_backward_that_is_kept_still_holds_its_frames():
+    """The exception a caller keeps still carries its traceback (debuggers read the frames)."""
+    x = ag.ones(2, requires_grad=True)
+    with pytest.raises(ValueError) as info:
+        SavesAndBooms.apply(x).sum().backward()
+    frames = [tb.tb_frame.f_code.co_name for tb in _walk(info.value.__traceback__)]
+    assert "backward" in frames and "run_backward" in frames
+
+
+def _walk(tb):
+    while tb is not None:
+        yield tb
+        tb = tb.tb_next

@@ -412,3 +412,73 @@ def test_cupy_example_on_cuda(dtype):
     mod = _example()
     arr = np.linspace(-3, 3, 24).reshape(4, 6)
     compare_devices(mod.fused_silu, arr, dtype=dtype)
+
+
+# what a backward returns ------------------------------------------------------------------
+_BAD_RETURNS = {
+    "list": lambda g: [g, g],
+    "number": lambda g: 1.0,
+    "float_for_input_1": lambda g: (g, 2.0),
+    "int_for_input_1": lambda g: (g, 3),
+    "str_for_input_1": lambda g: (g, "a"),
+    "three": lambda g: (g, g, g),
+    "one": lambda g: g,
+    "nested_for_input_0": lambda g: ((g,), g),
+    "ndarray_for_input_1": lambda g: (g, g.detach().numpy()),
+    "none_alone": lambda g: None,
+    "wrong_shape": lambda g: (g, g.sum()),
+}
+
+
+def _two_input_fn(lib, ret):
+    class MyFn(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, y):
+            return x * y
+
+        @staticmethod
+        def backward(ctx, g):
+            return ret(g)
+    return MyFn
+
+
+def _backward_error(lib, ret) -> tuple:
+    x = lib.ones(3, requires_grad=True)
+    y = lib.ones(3, requires_grad=True)
+    try:
+        _two_input_fn(lib, ret).apply(x, y).sum().backward()
+    except Exception as e:   # noqa: BLE001 - the error is what we compare
+        return type(e), str(e).split("\n")[0]
+    return None, (x.grad.tolist(), y.grad.tolist())
+
+
+@pytest.mark.parametrize("case", sorted(_BAD_RETURNS))
+def test_a_backward_returning_the_wrong_things_raises_pytorchs_error(case):
+    typ, msg = _backward_error(ag, _BAD_RETURNS[case])
+    assert typ is RuntimeError
+    if "_for_input_" in case:
+        got = {"float": "float", "int": "int", "str": "str", "nested": "tuple", "ndarray": "numpy.ndarray"}
+        what, _, idx = case.partition("_for_input_")
+        assert msg == (f"expected Variable or None (got {got[what]}): function MyFnBackward returned it as the "
+                       f"gradient of input {idx}")
+    elif case == "wrong_shape":
+        assert msg == ("Function MyFnBackward returned an invalid gradient at index 1 - got [] but expected shape "
+                       "compatible with [3]")
+    else:
+        n = 3 if case == "three" else 1
+        assert msg == f"function MyFnBackward returned an incorrect number of gradients (expected 2, got {n})"
+
+
+@pytest.mark.parametrize("case", sorted(_BAD_RETURNS))
+def test_backward_return_errors_match_torch(case):
+    torch = pytest.importorskip("torch")
+    ours, theirs = _backward_error(ag, _BAD_RETURNS[case]), _backward_error(torch, _BAD_RETURNS[case])
+    assert ours[0] is theirs[0]
+    assert ours[1].startswith(theirs[1]), (ours, theirs)
+
+
+def test_a_backward_may_return_trailing_nones():
+    x = ag.ones(3, requires_grad=True)
+    y = ag.ones(3, requires_grad=True)
+    _two_input_fn(ag, lambda g: (g * 2, g, None)).apply(x, y).sum().backward()
+    assert x.grad.tolist() == [2.0, 2.0, 2.0] and y.grad.tolist() == [1.0, 1.0, 1.0]

@@ -78,7 +78,7 @@ def defined_kernels(family: str) -> frozenset:
 
 def _elementwise_contract(file: str = "elementwise") -> dict:
     """{kernel: dtypes} from the table of KERNELS.md's section on ``<file>.cu`` (an elementwise file)."""
-    sets = {"F": F, "A": A, "B": ("bool",)}
+    sets = {"F": F, "A": A, "B": ("bool",), "I": ("int32", "int64")}
     text = (KDIR / "KERNELS.md").read_text()
     section = text.split(f"## {file}.cu", 1)[1].split("\n## ", 1)[0]
     out = {}
@@ -91,8 +91,8 @@ def _elementwise_contract(file: str = "elementwise") -> dict:
             names = [w + "_fwd" for w in names_cell.split("`")[0].split()]
         else:
             names = re.findall(r"\b([a-z0-9_]+_(?:fwd|bwd)(?:_[a-z]+)?)\b", names_cell)
-        if "A+B" in dt_cell:
-            dts = AB
+        if "+" in dt_cell.split()[0]:   # "A+B", "I+B": the union of the sets
+            dts = tuple(d for k in dt_cell.split()[0].split("+") for d in sets[k])
         elif "c: B" in dt_cell:
             dts = A
         else:
@@ -104,10 +104,12 @@ def _elementwise_contract(file: str = "elementwise") -> dict:
 
 CONTRACT = {
     "reduce": {**{k: AB for k in ("sum_fwd", "prod_fwd", "amax_fwd", "amin_fwd")}, "max_fwd": AB, "min_fwd": AB},
-    "scan": {k: A for k in ("cumsum_fwd", "cumprod_fwd", "cumsum_bwd")},
+    "scan": {**{k: A for k in ("cumsum_fwd", "cumprod_fwd", "cumsum_bwd")}, "cummax_fwd": AB, "cummin_fwd": AB,
+             "logcumsumexp_fwd": F},
     "softmax": {k: F for k in ("softmax_fwd", "log_softmax_fwd", "softmax_bwd", "log_softmax_bwd")},
-    "index": {k: A for k in ("gather_fwd", "scatter_fwd", "scatter_add_fwd", "index_select_fwd", "index_add_fwd",
-                             "take_fwd", "put_fwd")},
+    "index": {**{k: AB for k in ("gather_fwd", "scatter_fwd", "scatter_add_fwd", "index_select_fwd", "index_add_fwd",
+                                 "take_fwd", "put_fwd", "scatter_reduce_fwd", "index_copy_fwd")},
+              "scatter_count": ("int32",), "scatter_mean": A},
     "copy": {"copy": ALL, "triangle": AB},
 }
 

@@ -400,11 +400,11 @@ def test_gather_scatter_grad_values():
 
 
 @pytest.mark.parametrize("call,exc,words", [
-    (lambda x: x.gather(1, I([0, 5], [1, 1], [0, 0])), IndexError, "index 5 is out of bounds for dimension 1"),
-    (lambda x: x.gather(1, ag.tensor([[0]], dtype=ag.int32)), RuntimeError, "Expected dtype int64 for index"),
+    (lambda x: x.gather(1, I([0, 5], [1, 1], [0, 0])), RuntimeError, "index 5 is out of bounds for dimension 1"),
+    (lambda x: x.gather(1, ag.tensor([[0]], dtype=ag.float32)), RuntimeError, "Expected dtype int32/int64 for index"),
     (lambda x: x.gather(1, I(0, 1)), RuntimeError, "same number of dimensions"),
     (lambda x: x.gather(1, I([0], [0], [0], [0])), RuntimeError, "Size does not match at dimension 0"),
-    (lambda x: x.index_select(0, I(3)), IndexError, "out of bounds"),
+    (lambda x: x.index_select(0, I(3)), IndexError, "index out of range in self"),
     (lambda x: x.index_select(0, I([0])), IndexError, "Index is supposed to be a vector"),
     (lambda x: x.take(I(12)), IndexError, "out of range: tried to access index 12 on a tensor of 12 elements"),
     (lambda x: x.masked_fill(ag.tensor(MASK).long(), 0.0), RuntimeError, "only supports boolean masks"),
@@ -432,7 +432,7 @@ def test_index_op_errors(call, exc, words):
     (lambda x: ag.cat([x, x.t()]), RuntimeError, "Sizes of tensors must match except in dimension 0. Expected size 3 "
      "but got size 2 for tensor number 1 in the list."),
     (lambda x: ag.cat([x, x[0]]), RuntimeError, "Tensors must have same number of dimensions: got 2 and 1"),
-    (lambda x: ag.cat([]), RuntimeError, "expected a non-empty list of Tensors"),
+    (lambda x: ag.cat([]), ValueError, "expected a non-empty list of Tensors"),
     (lambda x: ag.stack([x, x.t()]), RuntimeError, "stack expects each tensor to be equal size, but got [2, 3] at "
      "entry 0 and [3, 2] at entry 1"),
     (lambda x: x.split([1, 1], 1), RuntimeError, "split_with_sizes expects split_sizes to sum exactly to 3 (input tensor's size "
@@ -441,7 +441,7 @@ def test_index_op_errors(call, exc, words):
     (lambda x: x[0].tril(), RuntimeError, "tril: input tensor must have at least 2 dimensions"),
     (lambda x: pad(x, (1,)), RuntimeError, "Padding length must be divisible by 2"),
     (lambda x: pad(x, (3, 3), mode="reflect"), RuntimeError, "Padding size should be less than the corresponding"),
-    (lambda x: pad(x, (-2, -2)), RuntimeError, "resulted in a negative output size"),
+    (lambda x: pad(x, (-2, -2)), RuntimeError, "narrow(): length must be non-negative."),
     (lambda x: x.squeeze(3), IndexError, "Dimension out of range"),
 ])
 def test_shape_errors(call, exc, words):

@@ -27,6 +27,7 @@ class BackwardNode(Node):
 
     __slots__ = ("needs_input_grad", "saved")   # saved: SavedTensors after _wire; None once released
     _fn: Any = None
+    _user = False   # a Function defined outside autograd_gpu: its backward's results are type-checked
     to_save = None
     materialize_grads = True
     non_differentiable = None
@@ -69,8 +70,8 @@ class BackwardNode(Node):
             zeros = op("zeros_from_meta")
             grads = [zeros(self.out_meta[i]) if g is None else g for i, g in enumerate(grads)]
         result = self._fn.backward(self, *grads)
-        if type(result) is not tuple:
-            result = tuple(result) if isinstance(result, list) else (result,)
+        if type(result) is not tuple:   # a user's list is one (wrong) object, as in PyTorch
+            result = tuple(result) if isinstance(result, list) and not self._user else (result,)
         n = len(self.next_edges)
         if len(result) != n:
             if len(result) > n and result[n:] == (None,) * (len(result) - n):   # for non-tensor arguments
@@ -78,7 +79,20 @@ class BackwardNode(Node):
             else:
                 raise RuntimeError(f"function {self.name()} returned an incorrect number of gradients "
                                    f"(expected {n}, got {len(result)})")
+        if self._user:
+            _check_gradient_types(self, result)
         return result
+
+
+def _check_gradient_types(node, result: tuple) -> None:
+    """A user backward's gradients must be tensors or None: PyTorch's message, naming the function and
+    the input, instead of an AttributeError deep in the engine."""
+    for i, g in enumerate(result):
+        if g is not None and not isinstance(g, Tensor):
+            t = type(g)
+            name = t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__.split('.')[0]}.{t.__qualname__}"
+            raise RuntimeError(f"expected Variable or None (got {name}): function {node.name()} returned it as "
+                               f"the gradient of input {i}")
 
 
 def _has_none(grads) -> bool:
@@ -110,7 +124,8 @@ class Function:
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
         cls._backward_cls = type(cls.__dict__.get("node_name") or f"{cls.__name__}Backward", (BackwardNode,),
-                                 {"__slots__": (), "_fn": cls})
+                                 {"__slots__": (), "_fn": cls,
+                                  "_user": not cls.__module__.startswith("autograd_gpu.")})
         if "vjp" in cls.__dict__ and "backward" not in cls.__dict__:
             cls.backward = cls.__dict__["vjp"]
         # new style (forward without ctx, plus setup_context) is decided once per class

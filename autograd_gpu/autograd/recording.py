@@ -11,7 +11,7 @@ import traceback
 
 import numpy as np
 
-from ..dispatch import kernel, op, operand
+from ..dispatch import allocation_error, is_allocation_error, kernel, op, operand
 from ..tensor import Tensor, wrap
 from . import anomaly
 from .grad_mode import _state as _grad_state
@@ -25,16 +25,29 @@ _NDARRAY = np.ndarray
 
 def _apply(cls, args: tuple, kwargs: dict):
     """Run ``forward``; record a node when grad mode is on and some input needs a gradient."""
-    if _grad_state.enabled:
-        for a in args:
-            if isinstance(a, Tensor) and (a._requires_grad or a.grad_fn is not None):
-                return (_record_new_style if cls._new_style else _record)(cls, args, kwargs)
-        _grad_state.enabled = False   # forward never records, even when it calls other ops
-        try:
-            return _run_unrecorded(cls, args, kwargs)
-        finally:
-            _grad_state.enabled = True
-    return _run_unrecorded(cls, args, kwargs)
+    try:
+        if _grad_state.enabled:
+            for a in args:
+                if isinstance(a, Tensor) and (a._requires_grad or a.grad_fn is not None):
+                    return (_record_new_style if cls._new_style else _record)(cls, args, kwargs)
+            _grad_state.enabled = False   # forward never records, even when it calls other ops
+            try:
+                return _run_unrecorded(cls, args, kwargs)
+            finally:
+                _grad_state.enabled = True
+        return _run_unrecorded(cls, args, kwargs)
+    except (MemoryError, ValueError) as e:
+        _raise_allocation_error(e)
+        raise
+
+
+def _raise_allocation_error(e: BaseException) -> None:
+    """A kernel's failed allocation as PyTorch's RuntimeError (out-of-memory handlers catch that, not
+    MemoryError); returns for any other error, which the caller re-raises as it is. The boundary is
+    where ops call kernels (``_apply``, the fast path, the in-place form): a try block costs nothing
+    until something raises."""
+    if is_allocation_error(e):
+        raise allocation_error(e) from None
 
 
 _ABSENT = object()
@@ -57,10 +70,13 @@ def _fast_apply(cls, arity: int):
                 record = grad_on and (input._requires_grad or input.grad_fn is not None)
                 kern = kernel(kernel_op, input)
                 if other is _ABSENT:
-                    if arity == 1:
-                        out = kern(d)
-                    else:
+                    if arity != 1:
                         return _apply(cls, (input,), {})
+                    try:
+                        out = kern(d)
+                    except (MemoryError, ValueError) as exc:
+                        _raise_allocation_error(exc)
+                        raise
                 else:
                     t = type(other)
                     if arity != 2:
@@ -76,7 +92,11 @@ def _fast_apply(cls, arity: int):
                         e = operand(kern, d, other)
                     else:
                         return _apply(cls, (input, other), {})
-                    out = kern(d, e)
+                    try:
+                        out = kern(d, e)
+                    except (MemoryError, ValueError) as exc:
+                        _raise_allocation_error(exc)
+                        raise
                 out = Tensor._make(out, input._device) if type(out) is _NDARRAY else wrap(out, input._device)
                 if record:
                     return record_computed(cls, (input,) if other is _ABSENT else (input, other), out)
@@ -176,9 +196,12 @@ def apply_inplace(cls, self: Tensor, others: tuple, kwargs: dict) -> Tensor:
     _grad_state.enabled = False
     try:
         out = cls.forward(ctx if ctx is not None else _NoGradCtx(cls, len(args)), *args, **kwargs)
+        kernel("copy_into", self)(self._data, out._data)
+    except (MemoryError, ValueError) as e:
+        _raise_allocation_error(e)
+        raise
     finally:
         _grad_state.enabled = prev
-    kernel("copy_into", self)(self._data, out._data)
     self._vc[0] += 1
     if ctx is not None:
         ctx.out_meta = _single_meta(self)

@@ -3,9 +3,10 @@
 Imports without CuPy: CuPy is imported by ``CupyBackend()`` and by the launchers on their
 first call, always through ``_cupy()``.
 
-Kernels: one ``cupy.RawModule`` per (kernel file, device), compiled on first use and
-cached in ``_modules``; functions are looked up by name ``<op>_<dtype>`` and cached.
-Every launch happens with the array's device current.
+Kernels: one loaded module per (kernel file, device), compiled on first use with our own
+``COMPILE_OPTIONS`` (not RawModule's, which force -ftz=true), the binary cached on disk
+beside CuPy's (``CUPY_CACHE_DIR``) and the module in ``_modules``; functions are looked up
+by name ``<op>_<dtype>`` and cached. Every launch happens with the array's device current.
 
 The launchers live in one module per kernel file -- ``cuda_elementwise``, ``cuda_reduce``,
 ``cuda_scan``, ``cuda_softmax``, ``cuda_index``, ``cuda_copy`` (plus ``cuda_matmul`` for
@@ -15,8 +16,12 @@ This module also holds the device helpers several families share (``_sm_count``,
 """
 from __future__ import annotations
 
+import hashlib
+import os
 import re
+import tempfile
 import threading
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -59,7 +64,76 @@ def kernel_source(family: str) -> str:
     return inline(kernel_path(family).read_text())
 
 
-COMPILE_OPTIONS = ("--std=c++17",)
+# How every kernel file is compiled, in one place: NVRTC spellings, which nvcc also accepts.
+# PyTorch builds its kernels with nvcc's defaults: subnormals kept (-ftz=false), IEEE division and
+# square root, fused multiply-add on. CuPy's RawModule appends -ftz=true after the caller's options
+# (NVRTC keeps the last), flushing float32 subnormals to zero in every kernel and cast (1e-40 cast
+# to float64 gives 0). So we compile with ``compile_using_nvrtc`` ourselves and load the binary.
+COMPILE_OPTIONS = ("--std=c++17", "-ftz=false", "-prec-div=true", "-prec-sqrt=true", "-fmad=true")
+
+
+def nvcc_options(options: tuple = COMPILE_OPTIONS) -> list[str]:
+    """``options`` as nvcc flags (CI compiles the kernels to PTX with exactly these)."""
+    return [o.replace("--std=", "-std=", 1) for o in options]
+
+
+def cache_dir() -> Path:
+    """CuPy's kernel cache folder (``CUPY_CACHE_DIR``, else ``~/.cupy/kernel_cache``), our subfolder."""
+    root = os.environ.get("CUPY_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cupy", "kernel_cache")
+    return Path(root) / "autograd_gpu"
+
+
+def cache_key(source: str, arch: str, options: tuple, compiler: str) -> str:
+    """Hash of everything the binary depends on: source (headers inlined), arch, options, compiler."""
+    h = hashlib.sha256()
+    for part in (source, arch, "\0".join(options), compiler):
+        h.update(part.encode())
+        h.update(b"\1")
+    return h.hexdigest()
+
+
+def cached_binary(family: str, source: str, arch: str, compiler: str, compile_fn) -> bytes:
+    """The compiled ``family`` for ``arch``: read from the disk cache, or ``compile_fn(source,
+    COMPILE_OPTIONS, arch) -> bytes`` and stored (atomically: concurrent processes may race)."""
+    path = cache_dir() / f"{family}-{cache_key(source, arch, COMPILE_OPTIONS, compiler)}.bin"
+    try:
+        return path.read_bytes()
+    except OSError:
+        pass
+    binary = compile_fn(source, COMPILE_OPTIONS, arch)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            f.write(binary)
+        os.replace(tmp, path)
+    except OSError:   # a read-only cache is not an error: the next process compiles again
+        pass
+    return binary
+
+
+def _compiler_id(cp) -> str:
+    try:
+        nvrtc = ".".join(map(str, cp.cuda.nvrtc.getVersion()))
+    except Exception:   # noqa: BLE001 - the version only keys the cache
+        nvrtc = "?"
+    return f"cupy {cp.__version__} nvrtc {nvrtc} ptx={os.environ.get('CUPY_CUDA_COMPILE_WITH_PTX', '')}"
+
+
+def _nvrtc(cp, family: str):
+    """``compile_fn`` for ``cached_binary``: NVRTC through CuPy, errors naming the file with NVRTC's log."""
+    def compile_fn(source: str, options: tuple, arch: str) -> bytes:
+        try:
+            binary, _ = cp.cuda.compiler.compile_using_nvrtc(source, options=options, arch=arch,
+                                                             filename=f"{family}.cu")
+        except cp.cuda.compiler.CompileException as e:
+            raise RuntimeError(f"compiling kernels/{family}.cu for sm_{arch} failed (NVRTC, options "
+                               f"{' '.join(options)}; line numbers count the source with its headers "
+                               f"inlined):\n{e}") from None
+        return binary.encode() if isinstance(binary, str) else bytes(binary)
+    return compile_fn
+
+
 _modules: dict[tuple[str, int], Any] = {}
 _functions: dict[tuple[str, int, str], Any] = {}
 compile_count: dict[tuple[str, int], int] = {}
@@ -67,6 +141,7 @@ _lock = threading.Lock()
 
 
 def _module(family: str, dev: int):
+    """The loaded module of ``kernels/<family>.cu`` on device ``dev`` (compiled or read from the cache once)."""
     key = (family, dev)
     mod = _modules.get(key)
     if mod is None:
@@ -74,9 +149,12 @@ def _module(family: str, dev: int):
             mod = _modules.get(key)
             if mod is None:
                 cp = _cupy()
-                with cp.cuda.Device(dev):
-                    mod = cp.RawModule(code=kernel_source(family), options=COMPILE_OPTIONS)
-                    mod.compile()
+                d = cp.cuda.Device(dev)
+                with d:
+                    binary = cached_binary(family, kernel_source(family), str(d.compute_capability),
+                                           _compiler_id(cp), _nvrtc(cp, family))
+                    mod = cp.cuda.function.Module()
+                    mod.load(binary)
                 compile_count[key] = compile_count.get(key, 0) + 1
                 _modules[key] = mod
     return mod
@@ -84,10 +162,20 @@ def _module(family: str, dev: int):
 
 _TORCH_NAMES = {"float16": "Half", "float32": "Float", "float64": "Double", "int8": "Char", "uint8": "Byte",
                 "int16": "Short", "int32": "Int", "int64": "Long", "bool": "Bool"}
+_CUDA_ERROR_NOT_FOUND = 500
+
+
+def _is_missing_function(e: BaseException) -> bool:
+    """Whether ``e`` is the driver's answer to a function name the module does not have."""
+    return type(e).__name__ == "CUDADriverError" and (
+        getattr(e, "status", None) == _CUDA_ERROR_NOT_FOUND or "CUDA_ERROR_NOT_FOUND" in str(e))
 
 
 def get_kernel(family: str, name: str, dev: int):
-    """The compiled function ``name`` of ``kernels/<family>.cu`` on device ``dev`` (cached)."""
+    """The compiled function ``name`` of ``kernels/<family>.cu`` on device ``dev`` (cached).
+
+    Only a name the module lacks becomes PyTorch's "not implemented for" error; compile and
+    driver errors (out of memory, a lost device) propagate as they are."""
     key = (family, dev, name)
     f = _functions.get(key)
     if f is None:
@@ -96,7 +184,9 @@ def get_kernel(family: str, name: str, dev: int):
         try:
             with cp.cuda.Device(dev):
                 f = mod.get_function(name)
-        except Exception:
+        except Exception as e:
+            if not _is_missing_function(e):
+                raise
             op, _, dt = name.rpartition("_")
             raise RuntimeError(f'"{op}" not implemented for \'{_TORCH_NAMES.get(dt, dt)}\' on CUDA '
                                f"(no kernel {name} in kernels/{family}.cu)") from None

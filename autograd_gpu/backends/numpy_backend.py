@@ -35,10 +35,15 @@ class NumpyBackend:
         return np.lib.stride_tricks.as_strided(arr.reshape(-1)[offset:], shape, tuple(st * isz for st in strides))
 
     def storage_key(self, arr: np.ndarray) -> int:
-        """Identity of the allocation an array views (views of one buffer share it)."""
-        while isinstance(arr.base, np.ndarray):
-            arr = arr.base
-        return id(arr)
+        """Identity of the allocation an array views (views of one buffer share it). ``as_strided``
+        puts a non-array holder between a view and its base: look through it too."""
+        while True:
+            b = arr.base
+            if not isinstance(b, np.ndarray):
+                b = getattr(b, "base", None)
+                if not isinstance(b, np.ndarray):
+                    return id(arr)
+            arr = b
 
     def manual_seed(self, seed: int) -> None:
         self._rng = np.random.default_rng(seed)

@@ -70,8 +70,16 @@ def run_backward(root_edges: list, root_grads: list, keep_graph: bool, create_gr
         for dev_type, index in prev_devices:  # leave this thread's devices as we found them
             if current_index(dev_type) != index:
                 set_current_index(dev_type, index)
-    if task.error is not None:
-        raise task.error
+    error = task.error
+    if error is not None:
+        # The error's traceback holds the engine's frames, and they hold the task and the graph:
+        # nothing here may hold the error back (task.error, this frame's locals), or the graph and
+        # its saved tensors would live on in a cycle until the cyclic collector runs.
+        task.error = None
+        try:
+            raise error
+        finally:
+            del error, task, root
     return task.captured if input_edges is not None else None
 
 

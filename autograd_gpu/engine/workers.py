@@ -36,6 +36,9 @@ class DeviceWorker:
             if current_index(dev_type) != index:  # a backward (user code) switched it
                 set_current_index(dev_type, index)
             self._run(task, node, grads)
+            # between items this idle frame must not keep the last task (and through it the graph,
+            # or a failed task's error) alive
+            task = node = grads = None
 
 
 def worker_for(device: Device, run) -> DeviceWorker:

@@ -1,4 +1,8 @@
-"""``ag.nn``: for now the functional forms; layers, losses and init arrive with the training stack."""
+"""``ag.nn``: the functional forms, ``Parameter``, ``Module`` and the layers built on it (PyTorch's
+module names: ``nn/parameter.py``, ``nn/modules/<family>.py``)."""
 from . import functional
+from .modules import *  # noqa: F401,F403 - the layers, listed in modules.__all__
+from .modules import __all__ as _modules_all
+from .parameter import Parameter
 
-__all__ = ["functional"]
+__all__ = ["functional", "Parameter", *_modules_all]

@@ -5,7 +5,7 @@ from .. import dispatch as _dispatch
 from . import registry
 from . import (activation, arithmetic, bitwise, broadcast, compare, copy, creation, extrema,  # noqa: F401
                gather_scatter, index, inplace, join, layout, linalg, padding, rearrange, reduce, scan, shape,
-               softmaxes, sorting, special, unary)
+               scatter_reduce, softmaxes, sorting, special, take_put, unary)
 
 for _name, _fn in (("tensor", creation.tensor), ("rebuild", creation._rebuild), ("clone", copy.clone),
                    ("zeros_like", creation.zeros_like), ("ones_like", creation.ones_like),

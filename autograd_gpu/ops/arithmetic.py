@@ -19,7 +19,8 @@ from ..device import get_backend
 from ..dispatch import register
 from ..tensor import Tensor
 from ._common import kernel
-from .declare import FusedBackward, Pointwise, is_bool, on_device_of, run, run_float, same_dtype, xp_ufunc, zero_grads
+from .declare import (FusedBackward, Pointwise, check_int_divisor, is_bool, on_device_of, quiet, run, run_float,
+                      same_dtype, xp_ufunc, zero_grads)
 from .registry import export
 from .unary import log
 
@@ -102,7 +103,12 @@ def _div_trunc(xp, x, y):
     return xp.floor_divide(xp.abs(x), xp.abs(y)) * xp.sign(x) * xp.sign(y)
 
 
-register("div_trunc_fwd", "numpy", lambda x, y: _div_trunc(np, x, y))
+def _np_div_trunc(x, y):
+    check_int_divisor(y)
+    return _div_trunc(np, x, y)
+
+
+register("div_trunc_fwd", "numpy", quiet(_np_div_trunc))
 register("div_trunc_fwd", "cupy", lambda x, y: on_device_of(x, y, _div_trunc, _cuda_xp(), x, y))   # no kernel yet
 
 
@@ -130,7 +136,12 @@ def div(input, other, *, rounding_mode: str | None = None) -> Tensor:
 export(Div.apply, name="true_divide")
 
 
-register("floor_divide_fwd", "numpy", np.floor_divide)
+def _np_floor_divide(x, y):
+    check_int_divisor(y)
+    return np.floor_divide(x, y)
+
+
+register("floor_divide_fwd", "numpy", quiet(_np_floor_divide))
 register("floor_divide_fwd", "cupy", cuda.elementwise("floor_divide_fwd"))   # floor(x / y)
 
 
@@ -139,8 +150,18 @@ def floor_divide(input, other) -> Tensor:
     return DivRounding.apply(input, other, "floor")
 
 
-class Remainder(Pointwise, name="remainder", numpy=np.remainder, promote="same", operators=("__mod__",),
-                saves=((0, 1), (1, 1))):   # x - floor(x/y) y: Python's %, the sign of the divisor
+def _np_remainder(x, y):
+    """PyTorch's remainder: fmod, moved into the divisor's sign when nonzero. NumPy's agrees except
+    that it gives a zero the divisor's sign; PyTorch's zero keeps fmod's, the dividend's."""
+    check_int_divisor(y)
+    r = np.remainder(x, y)
+    if r.dtype.kind == "f":
+        r = np.copysign(r, x, out=np.asarray(r), where=r == 0) if r.ndim else (np.copysign(r, x) if r == 0 else r)
+    return r
+
+
+class Remainder(Pointwise, name="remainder", numpy=_np_remainder, promote="same", operators=("__mod__",),
+                saves=((0, 1), (1, 1))):   # fmod(x, y) moved into y's sign: Python's %, the sign of the divisor
     @staticmethod
     def backward(ctx, g):
         x, y = ctx.saved_tensors
@@ -150,7 +171,7 @@ class Remainder(Pointwise, name="remainder", numpy=np.remainder, promote="same",
 
 # neg / abs / sign ------------------------------------------------------------------
 class Neg(Pointwise, name="neg", numpy=np.negative, promote="same", inplace=True, aliases=("negative",),
-          operators=("__neg__",)):   # -x
+          operators=("__neg__",), quiet=False):   # -x
     @staticmethod
     def forward(ctx, x):
         if x._data.dtype.kind == "b":
@@ -163,7 +184,8 @@ class Neg(Pointwise, name="neg", numpy=np.negative, promote="same", inplace=True
         return -g
 
 
-class Abs(Pointwise, name="abs", numpy=np.abs, saves=0, aliases=("absolute",), operators=("__abs__",)):   # |x|
+class Abs(Pointwise, name="abs", numpy=np.abs, saves=0, aliases=("absolute",), operators=("__abs__",),
+          quiet=False):   # |x|
     @staticmethod
     def forward(ctx, x):
         return same_dtype("abs_fwd", x) if x._data.dtype.kind != "b" else Tensor._make(x._data.copy(), x._device)
@@ -177,7 +199,14 @@ class Abs(Pointwise, name="abs", numpy=np.abs, saves=0, aliases=("absolute",), o
 class AbsBackward(FusedBackward, kernel="abs_bwd", numpy=lambda g, x: g * np.sign(x), saves=1):
     """g sign(x)."""
 
-class Sign(Pointwise, name="sign", numpy=np.sign, promote="same"):   # -1, 0, 1; no gradient
+def _np_sign(x):
+    s = np.sign(x)
+    if s.dtype.kind == "f":   # PyTorch: sign(nan) = 0
+        s = np.where(s == s, s, s.dtype.type(0))
+    return s
+
+
+class Sign(Pointwise, name="sign", numpy=_np_sign, promote="same", quiet=False):   # -1, 0, 1 (nan: 0); no gradient
     @staticmethod
     def forward(ctx, x):
         if x._data.dtype.kind == "b":
@@ -202,15 +231,16 @@ class _Rounding(Pointwise):
     backward = staticmethod(zero_grads)
 
 
-class Floor(_Rounding, name="floor", numpy=np.floor, cuda=xp_ufunc("floor")):   # no kernel in KERNELS.md yet
+class Floor(_Rounding, name="floor", numpy=np.floor, cuda=xp_ufunc("floor"), quiet=False):   # no kernel in KERNELS.md yet
     """Round down."""
 
 
-class Ceil(_Rounding, name="ceil", numpy=np.ceil, cuda=xp_ufunc("ceil")):
+class Ceil(_Rounding, name="ceil", numpy=np.ceil, cuda=xp_ufunc("ceil"), quiet=False):
     """Round up."""
 
 
-class Trunc(_Rounding, name="trunc", numpy=np.trunc, cuda=xp_ufunc("trunc"), aliases=("fix",)):
+class Trunc(_Rounding, name="trunc", numpy=np.trunc, cuda=xp_ufunc("trunc"), aliases=("fix",),
+            quiet=False):
     """Round toward zero."""
 
 
@@ -220,7 +250,7 @@ class Round(_Rounding, name="round", numpy=lambda x, decimals=0: np.round(x, dec
 
 
 # pow / square -------------------------------------------------------------------
-register("pow_int_fwd", "numpy", np.power)
+register("pow_int_fwd", "numpy", np.power)   # integer power wraps around silently, as PyTorch
 register("pow_int_fwd", "cupy", xp_ufunc("power"))            # integer pow: no kernel in KERNELS.md yet
 
 

@@ -40,12 +40,62 @@ from .inplace import derive_inplace
 from .registry import export
 
 __all__ = ["OUT", "Pointwise", "FusedBackward", "operands", "run", "run_float", "run_as", "wrap", "unary_float", "same_dtype", "xp_ufunc",
-           "on_device_of", "zero_grads", "is_bool"]
+           "on_device_of", "zero_grads", "is_bool", "quiet", "check_int_divisor"]
 
 _BOOL = np.dtype(np.bool_)
 _NDARRAY = np.ndarray
 _INF = math.inf
 _SCALARS = (builtins.int, builtins.float, builtins.bool)
+
+
+# NumPy's floating-point warnings, silenced per kernel call --------------------------------
+# PyTorch never warns on log(0), x/0, sqrt(-1), overflow or 0*inf; NumPy does, and a user running
+# with warnings as errors then gets exceptions. ``np.errstate`` costs about 1 us per call (it
+# builds its state object each time); setting NumPy's own context variable to a prebuilt "ignore"
+# state costs a tenth of that. The variable is private: without it, ``np.errstate`` does the job.
+try:
+    from numpy._core._ufunc_config import _extobj_contextvar as _ERR_VAR
+    from numpy._core.umath import _make_extobj
+    _IGNORE = _make_extobj(all="ignore")
+    _err_set, _err_reset = _ERR_VAR.set, _ERR_VAR.reset
+except (ImportError, AttributeError, TypeError):   # pragma: no cover - another NumPy layout
+    _err_set = None
+
+
+def quiet(fn):
+    """``fn`` (a NumPy kernel) with NumPy's floating-point warnings off for the duration of each call."""
+    if getattr(fn, "_quiet", False):
+        return fn
+    if _err_set is None:   # pragma: no cover
+        def impl(*args, **kwargs):
+            with np.errstate(all="ignore"):
+                return fn(*args, **kwargs)
+    else:
+        def impl(*args, **kwargs):
+            token = _err_set(_IGNORE)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _err_reset(token)
+    impl._quiet = True
+    impl.__name__ = getattr(fn, "__name__", "kernel")
+    impl.__signature__ = _signature(fn)   # what the kernel takes, for the tests' arity checks
+    return impl
+
+
+def _signature(fn) -> inspect.Signature:
+    if isinstance(fn, np.ufunc):
+        return inspect.Signature([inspect.Parameter(f"x{i}", inspect.Parameter.POSITIONAL_ONLY)
+                                  for i in range(fn.nin)])
+    return inspect.signature(fn)
+
+
+def check_int_divisor(y) -> None:
+    """PyTorch's CPU integer division (``//``, ``%``, fmod, div rounding) raises on a zero divisor;
+    NumPy returns 0. ``y`` is the divisor as the kernel gets it (array or NumPy scalar, already in
+    the computation dtype): only integer dtypes pay for the scan."""
+    if y.dtype.kind in "iub" and not y.all():
+        raise RuntimeError("ZeroDivisionError")
 
 
 class Pointwise(Function):
@@ -63,6 +113,9 @@ class Pointwise(Function):
     - ``inplace``: also export ``Tensor.<name>_``, derived from this op (``inplace.derive_inplace``).
     - ``method``, ``nn``, ``aliases``, ``operators``: further public names (``registry.export``).
     - ``node_name``: PyTorch's node name when it is not ``<ClassName>Backward0``.
+    - ``quiet``: the NumPy kernel runs with NumPy's floating-point warnings off (``quiet``);
+      ``False`` for kernels that cannot raise one (neg, abs, tanh, ...), which then keep the
+      bare ufunc's speed.
 
     ``forward`` defaults to the kernel over the promoted, broadcast operands; ops with extra
     checks (bool inputs) or parameters override it.
@@ -74,10 +127,10 @@ class Pointwise(Function):
                           kernel_file: str = "elementwise",
                           saves=None, promote: str | None = None, inplace: bool = False, public: bool = True, method: bool = True,
                           nn: bool = False, aliases: tuple = (), operators: tuple = (),
-                          node_name: str | None = None, **kwargs) -> None:
+                          node_name: str | None = None, quiet: bool = True, **kwargs) -> None:
         if numpy is not None:
             cls.kernel = kernel or f"{name}_fwd"
-            register(cls.kernel, "numpy", numpy)
+            register(cls.kernel, "numpy", _quiet(numpy) if quiet else numpy)
             register(cls.kernel, "cupy", cuda if cuda is not None else _cuda.elementwise(cls.kernel, file=kernel_file))
             if "arity" not in cls.__dict__:
                 cls.arity = _arity(numpy)
@@ -97,7 +150,9 @@ class Pointwise(Function):
             for n in (name,) + tuple(aliases):   # ``from .unary import exp`` in other families
                 vars(sys.modules[cls.__module__])[n] = fn
         if inplace:
-            derive_inplace(cls, name, float_result=cls.promote == "float")
+            fn_ = derive_inplace(cls, name, float_result=cls.promote == "float")
+            for alias in aliases:   # arcsin_ as well as asin_
+                export(fn_, name=f"{alias}_")
 
     @classmethod
     def forward(cls, ctx, *xs):
@@ -121,6 +176,9 @@ class FusedBackward(Pointwise):
             return cls.apply(gg, v) if need[0] else None, None
         g, v = ctx.saved_tensors
         return cls.apply(gg, v) if need[0] else None, cls.d_saved(gg, g, v) if need[1] else None
+
+
+_quiet = quiet
 
 
 def _arity(numpy_fn) -> int:

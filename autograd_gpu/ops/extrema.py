@@ -7,7 +7,6 @@ of it to the selected index. The shared reduction plumbing lives in ``reduce``.
 """
 from __future__ import annotations
 
-import builtins
 from collections import namedtuple
 
 import numpy as np
@@ -18,7 +17,7 @@ from ..dispatch import register
 from ..tensor import Tensor
 from ._common import kernel, wrap_dim
 from .compare import maximum, minimum
-from .reduce import _arr, _as_1d, _cu_amax, _cu_amin, _dims, _float_mask, _keep_shape, _ties_grad, _view
+from .reduce import _alias, _arr, _as_1d, _cu_amax, _cu_amin, _dims, _float_mask, _keep_shape, _ties_grad, _view
 from .registry import export
 from .creation import arange
 
@@ -44,10 +43,17 @@ register("amin_fwd", "numpy", lambda x, axes, keepdims: _arr(np.amin(x, axis=axe
 register("amin_fwd", "cupy", _cu_amin)
 
 
-def _check_nonempty(x: Tensor, dims: tuple, op: str) -> None:
-    if x._data.size == 0 and (not dims or builtins.any(x._data.shape[d] == 0 for d in dims)):
-        raise IndexError(f"{op}(): Expected reduction dim to be specified for input.numel() == 0. "
-                         "Specify the reduction dim with the 'dim' argument.")
+def _check_nonempty(x: Tensor, dim, dims: tuple, op: str) -> None:
+    """PyTorch's errors for an extreme over nothing: no dim given (RuntimeError), or a size-0 dim
+    (IndexError naming that dim as the caller wrote it)."""
+    if x._data.size == 0:
+        if dim is None or dim == () or dim == []:
+            raise RuntimeError(f"{op}(): Expected reduction dim to be specified for input.numel() == 0. "
+                               "Specify the reduction dim with the 'dim' argument.")
+        given = (dim,) if isinstance(dim, int) else tuple(dim)
+        for g, d in zip(given, dims):
+            if x._data.shape[d] == 0:
+                raise IndexError(f"{op}(): Expected reduction dim {g} to have non-zero size.")
 
 
 class Amax(Function):
@@ -82,16 +88,22 @@ class MinAll(Amax):
 
 
 @export
-def amax(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
+def amax(input: Tensor, dim=(), keepdim: bool = False, *, axis=None, keepdims: bool | None = None) -> Tensor:
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _alias(dim, axis, keepdim, keepdims, "amax", ())
     dims = _dims(dim, input._data.ndim)
-    _check_nonempty(input, dims, "amax")
+    if input._data.size == 0:
+        _check_nonempty(input, dim, dims, "amax")
     return Amax.apply(input, dims, keepdim)
 
 
 @export
-def amin(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
+def amin(input: Tensor, dim=(), keepdim: bool = False, *, axis=None, keepdims: bool | None = None) -> Tensor:
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _alias(dim, axis, keepdim, keepdims, "amin", ())
     dims = _dims(dim, input._data.ndim)
-    _check_nonempty(input, dims, "amin")
+    if input._data.size == 0:
+        _check_nonempty(input, dim, dims, "amin")
     return Amin.apply(input, dims, keepdim)
 
 
@@ -137,7 +149,9 @@ class MinDim(MaxDim):
     _op = "min_fwd"
 
 
-def _extreme(input: Tensor, dim, keepdim: bool, which: str):
+def _extreme(input: Tensor, dim, keepdim: bool, which: str, axis, keepdims):
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _alias(dim, axis, keepdim, keepdims, which)
     if isinstance(dim, Tensor):
         return (maximum if which == "max" else minimum)(input, dim)
     if dim is None:
@@ -156,15 +170,17 @@ def _extreme(input: Tensor, dim, keepdim: bool, which: str):
 
 
 @export
-def max(input: Tensor, dim=None, keepdim: bool = False):  # noqa: A001
+def max(input: Tensor, dim=None, keepdim: bool = False, *, axis=None,  # noqa: A001
+        keepdims: bool | None = None):
     """``max(x)`` -> 0-dim tensor; ``max(x, dim)`` -> ``(values, indices)``; ``max(x, other)`` -> maximum."""
-    return _extreme(input, dim, keepdim, "max")
+    return _extreme(input, dim, keepdim, "max", axis, keepdims)
 
 
 @export
-def min(input: Tensor, dim=None, keepdim: bool = False):  # noqa: A001
+def min(input: Tensor, dim=None, keepdim: bool = False, *, axis=None,  # noqa: A001
+        keepdims: bool | None = None):
     """``min(x)`` -> 0-dim tensor; ``min(x, dim)`` -> ``(values, indices)``; ``min(x, other)`` -> minimum."""
-    return _extreme(input, dim, keepdim, "min")
+    return _extreme(input, dim, keepdim, "min", axis, keepdims)
 
 
 # argmax / argmin ---------------------------------------------------------------------
@@ -178,7 +194,7 @@ def _arg(input: Tensor, dim, keepdim: bool, op: str) -> Tensor:
     data = input._data
     if dim is None:
         if data.size == 0:
-            raise RuntimeError(f"{op}(): Expected reduction dim to be specified for input.numel() == 0.")
+            raise IndexError(f"{op}(): Expected reduction dim to be specified for input.numel() == 0.")
         out = kernel(f"{op}_fwd", input)(data, None, keepdim)
         return Tensor._make(out.reshape(()) if data.ndim == 0 else out, input._device)
     d = wrap_dim(dim, data.ndim)
@@ -189,10 +205,16 @@ def _arg(input: Tensor, dim, keepdim: bool, op: str) -> Tensor:
 
 
 @export
-def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False, *, axis=None,
+           keepdims: bool | None = None) -> Tensor:
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _alias(dim, axis, keepdim, keepdims, "argmax")
     return _arg(input, dim, keepdim, "argmax")
 
 
 @export
-def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False, *, axis=None,
+           keepdims: bool | None = None) -> Tensor:
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _alias(dim, axis, keepdim, keepdims, "argmin")
     return _arg(input, dim, keepdim, "argmin")

@@ -1,12 +1,14 @@
 """Indexing: ``t[...]`` read and write (``getitem``/``setitem``), and masked_fill/masked_select.
 
 Basic indices (ints, slices, None, ...) give views sharing storage and version
-counter. Advanced indices (integer tensors/lists, boolean masks) follow NumPy's
-rules, which are PyTorch's. On CUDA an advanced index becomes one flat (C-order)
+counter. Advanced indices (integer tensors/lists, boolean masks) follow PyTorch's rule: the
+basic part is applied first, then the index arrays (``_Adv``). On CUDA an advanced index becomes one flat (C-order)
 index array, so ``take_fwd``/``put_fwd`` are the only kernels it needs (``gather_scatter``,
 home of take/put and the rest of the gather/scatter family, shares them).
 """
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
@@ -22,6 +24,7 @@ from .creation import zeros_from_meta
 from .registry import export
 from .shape import reshape
 from .creation import tensor
+from .inplace import _overlapping, unlock
 from .broadcast import expand
 
 
@@ -59,16 +62,30 @@ def _index_tensor_array(it: Tensor, x: Tensor):
 
 
 # normalising an index --------------------------------------------------------------------
-def _normalize(x: Tensor, index) -> tuple:
-    """(index tuple for the backend array, is it advanced?) after PyTorch's checks.
+class _Adv:
+    """An advanced index as PyTorch applies it: ``basic`` (ints, slices, None, Ellipsis) first, as
+    a view, then ``rest`` (slices and index arrays only) on that view.
 
-    A trailing Ellipsis is always present so all-integer indices give 0-d views, not scalars.
+    NumPy counts an int as an advanced index, which moves the indexed dims when ints and index
+    arrays are separated by a slice (``t[:, i, :, 0]``); PyTorch selects the ints away first. With
+    no ints left, NumPy's placement rule for ``rest`` is PyTorch's.
     """
+    __slots__ = ("basic", "rest")
+
+    def __init__(self, basic: tuple, rest: tuple) -> None:
+        self.basic, self.rest = basic, rest
+
+
+def _sub(a, idx):
+    """``a`` indexed by ``idx`` (an ``_Adv`` or a NumPy index tuple)."""
+    return a[idx.basic][idx.rest] if type(idx) is _Adv else a[idx]
+
+
+def _parse(x: Tensor, index) -> tuple:
+    """(items, dims each consumes, advanced?, has Ellipsis) with PyTorch's type checks."""
     if not isinstance(index, tuple):
         index = (index,)
-    shape = x._data.shape
-    ndim = len(shape)
-    items, dims, adv, consumed, ell = [], [], False, 0, False
+    items, dims, adv, ell = [], [], False, False
     for it in index:
         if it is None:
             items.append(None)
@@ -94,12 +111,21 @@ def _normalize(x: Tensor, index) -> tuple:
         else:
             if isinstance(it, Tensor):
                 kind = it._data.dtype.kind
-                if kind in "iu" and it._data.ndim == 0:
-                    items.append(int(it.item()))
-                    dims.append(1)
-                    consumed += 1
+                if kind in "iub" and it._data.ndim == 0:   # PyTorch: a 0-d int selects, a 0-d bool unsqueezes
+                    v = it.item()
+                    if it._data.dtype == np.uint8:   # a byte tensor is a (deprecated) mask, as in PyTorch
+                        warnings.warn("indexing with dtype torch.uint8 is now deprecated, please use a dtype "
+                                      "torch.bool instead.", UserWarning, stacklevel=3)
+                        v, kind = bool(v), "b"
+                    items.append(v)
+                    dims.append(0 if kind == "b" else 1)
+                    adv = adv or kind == "b"
                     continue
                 arr = _index_tensor_array(it, x)
+                if arr.dtype == np.uint8:
+                    warnings.warn("indexing with dtype torch.uint8 is now deprecated, please use a dtype "
+                                  "torch.bool instead.", UserWarning, stacklevel=3)
+                    arr = arr.astype(np.bool_)
             elif isinstance(it, (list, tuple, np.ndarray)):
                 arr = np.asarray(it)
                 if arr.dtype.kind not in "biu":
@@ -117,7 +143,19 @@ def _normalize(x: Tensor, index) -> tuple:
             items.append(arr)
             dims.append(arr.ndim if kind == "b" else 1)
             adv = True
-        consumed += dims[-1]
+    return items, dims, adv, ell
+
+
+def _normalize(x: Tensor, index) -> tuple:
+    """(index for the backend array, is it advanced?) after PyTorch's checks.
+
+    Basic: a tuple ending in Ellipsis (all-integer indices give 0-d views, not scalars).
+    Advanced: an ``_Adv``.
+    """
+    items, dims, adv, ell = _parse(x, index)
+    shape = x._data.shape
+    ndim = len(shape)
+    consumed = sum(dims)
     if consumed > ndim:
         raise IndexError(f"too many indices for tensor of dimension {ndim}")
     # bounds and mask shapes, walking the dimensions each item consumes
@@ -143,12 +181,33 @@ def _normalize(x: Tensor, index) -> tuple:
                     raise IndexError(f"index {hi if hi >= n else lo} is out of bounds for dimension {d} "
                                      f"with size {n}")
         d += k
+    if not adv:
+        if not ell:
+            items.append(Ellipsis)
+        return tuple(items), False
+    basic, rest = [], []
+    for it, k in zip(items, dims):
+        if it is None or isinstance(it, slice):
+            basic.append(it)
+            rest.append(slice(None))
+        elif it is Ellipsis:
+            basic.append(it)
+            rest.append(it)
+        elif type(it) is int:
+            basic.append(it)
+        elif type(it) is bool:   # PyTorch: unsqueeze, then index the new dim with [0] (True) or [] (False)
+            basic.append(None)
+            rest.append(_on_device(np.zeros(int(it), dtype=np.int64), x))
+        else:
+            basic.extend((slice(None),) * k)
+            rest.append(it)
     if not ell:
-        items.append(Ellipsis)
-    return tuple(items), adv
+        basic.append(Ellipsis)
+        rest.append(Ellipsis)
+    return _Adv(tuple(basic), tuple(rest)), True
 
 
-def _flat_index(shape: tuple, idx: tuple, xp):
+def _flat_index(shape: tuple, idx, xp):
     """C-order positions of the elements ``x[idx]`` selects, shaped like ``x[idx]``.
 
     Each dimension's position term is a zero-stride broadcast of ``arange * stride``, indexed
@@ -156,13 +215,13 @@ def _flat_index(shape: tuple, idx: tuple, xp):
     """
     n = len(shape)
     if n == 0:
-        return xp.zeros((), dtype=np.int64)[idx]
+        return _sub(xp.zeros((), dtype=np.int64), idx)
     flat, stride = None, 1
     for d in range(n - 1, -1, -1):
         term = xp.arange(shape[d], dtype=np.int64)
         if stride != 1:
             term *= stride
-        part = xp.broadcast_to(term.reshape((-1,) + (1,) * (n - d - 1)), shape)[idx]
+        part = _sub(xp.broadcast_to(term.reshape((-1,) + (1,) * (n - d - 1)), shape), idx)
         flat = part if flat is None else flat + part
         stride *= shape[d]
     return flat
@@ -181,10 +240,11 @@ def _index_cuda(x, idx):
 
 def _index_put_np(x, idx, src, accumulate):
     out = np.array(x, copy=True)
+    view, idx = (out[idx.basic], idx.rest) if type(idx) is _Adv else (out, idx)
     if accumulate:
-        np.add.at(out, idx, src)
+        np.add.at(view, idx, src)
     else:
-        out[idx] = src
+        view[idx] = src
     return out
 
 
@@ -200,11 +260,11 @@ def _index_put_cuda(x, idx, src, accumulate):
         return _put_cuda(x, flat, src, accumulate)
 
 
-register("index_fwd", "numpy", lambda x, idx: x[idx])
+register("index_fwd", "numpy", _sub)
 register("index_fwd", "cupy", _index_cuda)
 register("index_put_fwd", "numpy", _index_put_np)
 register("index_put_fwd", "cupy", _index_put_cuda)
-register("index_put_inplace", "numpy", lambda x, idx, src: x.__setitem__(idx, src))
+register("index_put_inplace", "numpy", lambda x, idx, src: x[idx.basic].__setitem__(idx.rest, src))
 register("index_put_inplace", "cupy", lambda x, idx, src: _copy_into_cuda(x, _index_put_cuda(x, idx, src, False)))
 
 
@@ -352,6 +412,7 @@ def setitem(t: Tensor, index, value) -> None:
     """``t[index] = value`` in place; validated completely before anything is written."""
     _check_inplace(t)
     idx, adv = _normalize(t, index)
+    unlock(t._data)
     if isinstance(value, Tensor):
         if value._device is not t._device:
             if value._data.ndim == 0 and value._device.type == "cpu":
@@ -361,10 +422,18 @@ def setitem(t: Tensor, index, value) -> None:
     elif not isinstance(value, (int, float, bool, np.number, np.bool_)):
         value = tensor(value, dtype=t.dtype, device=t._device)
     if not adv:
+        region = t._data[idx]
         if isinstance(value, Tensor):
-            _shape_error_basic(t._data[idx].shape, value._data.shape)
+            _shape_error_basic(region.shape, value._data.shape)
+        if _overlapping(region):
+            raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
+                               "single memory location. Please clone() the tensor before performing the operation.")
         SetItem.apply(t, idx, value, False)
         return
+    if _overlapping(t._data):
+        warnings.warn("Use of index_put_ on expanded tensors is deprecated. Please clone() the tensor before "
+                      "performing this operation. This also applies to advanced indexing e.g. tensor[indices] = "
+                      "tensor", UserWarning, stacklevel=2)
     try:
         SetItem.apply(t, idx, value, True)
     except ValueError:

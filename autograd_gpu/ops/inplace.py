@@ -49,11 +49,28 @@ def _check_shape(self: Tensor, other_shape: tuple) -> None:
                            f"shape [{', '.join(map(str, out))}]")
 
 
+def _overlapping(d) -> bool:
+    """Do two elements of the (non-empty) array share memory? Only expanded (stride 0) dims make them."""
+    return 0 in d.strides and d.size > 0 and any(s == 0 and n > 1 for s, n in zip(d.strides, d.shape))
+
+
 def _check_writable(self: Tensor) -> None:
     d = self._data
-    if 0 in d.strides and any(s == 0 and n > 1 for s, n in zip(d.strides, d.shape)):
+    if _overlapping(d):
         raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
                            "single memory location. Please clone() the tensor before performing the operation.")
+    unlock(d)
+
+
+def unlock(d) -> None:
+    """NumPy marks an expanded (broadcast) view read-only, and views of it inherit that; PyTorch writes
+    through it (the callers check overlap where PyTorch does): make it writeable. Memory that is
+    really read-only stays so, and NumPy's own error says so at the write."""
+    if type(d) is np.ndarray and not d.flags.writeable:
+        try:
+            d.flags.writeable = True
+        except ValueError:
+            pass
 
 
 def _check_cast(res: np.dtype, self: Tensor) -> None:
@@ -165,14 +182,14 @@ def fill_(self: Tensor, value) -> Tensor:
         check_same_device(self, value)
     elif not isinstance(value, (numbers.Number, np.generic)):
         raise TypeError(f"fill_(): argument 'value' must be Number or Tensor, not {type(value).__name__}")
-    _check_writable(self)
+    unlock(self._data)   # PyTorch fills an expanded view too: every element gets the same value
     _needs_grad(self, value)
     return (FillTensorInplace if isinstance(value, Tensor) else FillInplace).apply(self, value)
 
 
 @export
 def zero_(self: Tensor) -> Tensor:
-    _check_writable(self)
+    unlock(self._data)
     _needs_grad(self)
     return ZeroInplace.apply(self, 0)
 

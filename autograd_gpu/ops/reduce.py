@@ -1,5 +1,5 @@
-"""Reductions: sum, mean, prod, var/std, logsumexp and norm, forward and backward for both
-backends, one block per op; and the plumbing the other reduction-like families share
+"""Reductions: sum, mean, prod, var/std (with std_mean/var_mean), logsumexp and norm, forward and backward
+for both backends, one block per op; and the plumbing the other reduction-like families share
 (``extrema``, ``scan`` and ``softmaxes`` import it from here).
 
 Kernels of ``kernels/reduce.cu`` (sum, prod; amax/amin, registered in ``extrema``). Ops without
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import warnings
 
 import numpy as np
 
@@ -35,6 +36,20 @@ def _dims(dim, ndim: int) -> tuple:
         return tuple(range(ndim))
     dims = wrap_dims(dim, ndim)
     return () if ndim == 0 else dims
+
+
+def _alias(dim, axis, keepdim, keepdims, op: str, default=None):
+    """PyTorch's NumPy spellings ``axis=`` (for ``dim``) and ``keepdims=``; both spellings at once is
+    PyTorch's TypeError."""
+    if axis is not None:
+        if dim is not default:
+            raise TypeError(f"{op}() got an unexpected keyword argument 'axis'")
+        dim = axis
+    if keepdims is not None:
+        if keepdim:
+            raise TypeError(f"{op}() got an unexpected keyword argument 'keepdims'")
+        keepdim = keepdims
+    return dim, keepdim
 
 
 def _keep_shape(shape: tuple, dims: tuple) -> tuple:
@@ -156,14 +171,25 @@ class SumAll(Sum):
 
 
 @export
-def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
+def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None,  # noqa: A001
+        keepdims: bool | None = None) -> Tensor:
     """``sum(x)``, ``sum(x, dim, keepdim)``; integer and bool inputs sum to int64 as in PyTorch."""
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _alias(dim, axis, keepdim, keepdims, "sum")
     dims = _dims(dim, input._data.ndim)
     return (SumAll if dim is None else Sum).apply(input, dims, keepdim, dtype)
 
 
 # mean --------------------------------------------------------------------------------
-register("mean_fwd", "numpy", lambda x, axes, keepdims: _arr(x.mean(axes, keepdims=keepdims)))
+def _np_mean(x, axes, keepdims):
+    if _count(x.shape, axes):
+        return _arr(x.mean(axes, keepdims=keepdims))
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)   # "Mean of empty slice": PyTorch gives NaN silently
+        return _arr(x.mean(axes, keepdims=keepdims))
+
+
+register("mean_fwd", "numpy", _np_mean)
 def _cu_mean(x, axes, keepdims):   # float16 sums and scales in float32 (as NumPy), then rounds once
     m = _cu["mul_fwd"](_cu_sum(x, axes, keepdims, acc=True), _inv(_count(x.shape, axes)))
     return m if m.dtype == x.dtype else _cu_cast(m, x.dtype)
@@ -187,8 +213,11 @@ class MeanAll(Mean):
 
 
 @export
-def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None,
+         keepdims: bool | None = None) -> Tensor:
     """Float inputs only (or an explicit float ``dtype``), as in PyTorch."""
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _alias(dim, axis, keepdim, keepdims, "mean")
     if dtype is None:
         _require_float(input, "mean")
     elif not _dt.from_numpy(_dt.to_numpy(dtype)).is_floating_point:
@@ -246,7 +275,10 @@ class ProdAll(Prod):
 
 
 @export
-def prod(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+def prod(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None,
+         keepdims: bool | None = None) -> Tensor:
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _alias(dim, axis, keepdim, keepdims, "prod")
     dims = _dims(dim, input._data.ndim)
     return (ProdAll if dim is None else Prod).apply(input, dims, keepdim, dtype)
 
@@ -305,9 +337,12 @@ class Std(Var):
     _op = "std_fwd"
 
 
-def _var_args(input: Tensor, dim, unbiased, keepdim, correction, op: str):
+def _var_args(input: Tensor, dim, unbiased, keepdim, correction, op: str, axis=None, keepdims=None):
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _alias(dim, axis, keepdim, keepdims, op)
     if input._data.dtype.kind != "f":
-        raise RuntimeError("std and var only support floating point and complex dtypes")
+        raise RuntimeError(f"{'std and var' if op in ('std', 'var') else op} only support floating point and "
+                           "complex dtypes")
     if isinstance(dim, builtins.bool):      # var(x, False): the legacy ``unbiased`` overload
         dim, unbiased = None, dim
     if correction is None:
@@ -319,21 +354,37 @@ def _var_args(input: Tensor, dim, unbiased, keepdim, correction, op: str):
 
 @export
 def var(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
-        correction: float | None = None) -> Tensor:
-    dims, c, k = _var_args(input, dim, unbiased, keepdim, correction, "var")
+        correction: float | None = None, axis=None, keepdims: bool | None = None) -> Tensor:
+    dims, c, k = _var_args(input, dim, unbiased, keepdim, correction, "var", axis, keepdims)
     return Var.apply(input, dims, c, k)
 
 
 @export
 def std(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
-        correction: float | None = None) -> Tensor:
-    dims, c, k = _var_args(input, dim, unbiased, keepdim, correction, "std")
+        correction: float | None = None, axis=None, keepdims: bool | None = None) -> Tensor:
+    dims, c, k = _var_args(input, dim, unbiased, keepdim, correction, "std", axis, keepdims)
     return Std.apply(input, dims, c, k)
+
+
+@export(method=False)
+def std_mean(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
+             correction: float | None = None, axis=None, keepdims: bool | None = None) -> tuple:
+    """``(std, mean)`` over ``dim``; gradients flow through both (a function only, as in PyTorch)."""
+    dims, c, k = _var_args(input, dim, unbiased, keepdim, correction, "std_mean", axis, keepdims)
+    return Std.apply(input, dims, c, k), Mean.apply(input, dims, k, None)
+
+
+@export(method=False)
+def var_mean(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
+             correction: float | None = None, axis=None, keepdims: bool | None = None) -> tuple:
+    """``(var, mean)`` over ``dim``; gradients flow through both (a function only, as in PyTorch)."""
+    dims, c, k = _var_args(input, dim, unbiased, keepdim, correction, "var_mean", axis, keepdims)
+    return Var.apply(input, dims, c, k), Mean.apply(input, dims, k, None)
 
 
 # logsumexp ---------------------------------------------------------------------------
 def _np_logsumexp(x, axes, keepdims):
-    m = np.amax(x, axis=axes, keepdims=True)
+    m = np.max(x, axis=axes, keepdims=True, initial=-_INF)   # a size-0 dim: -inf, as PyTorch
     m = np.where(np.isfinite(m), m, 0)     # all -inf (or an inf) would give inf - inf
     with np.errstate(divide="ignore"):     # log(0) = -inf for an all -inf slice, as PyTorch
         out = np.log(np.sum(np.exp(x - m), axis=axes, keepdims=True)) + m
@@ -370,7 +421,10 @@ class LogSumExp(Function):
 
 
 @export
-def logsumexp(input: Tensor, dim, keepdim: bool = False) -> Tensor:
+def logsumexp(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims: bool | None = None) -> Tensor:
+    dim, keepdim = _alias(dim, axis, keepdim, keepdims, "logsumexp")
+    if dim is None:
+        raise TypeError('logsumexp() missing 1 required positional arguments: "dim"')
     if input._data.dtype.kind != "f":
         input = input.to(_dt.get_default_dtype())
     return LogSumExp.apply(input, _dims(dim, input._data.ndim), keepdim)

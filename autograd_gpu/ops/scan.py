@@ -1,9 +1,15 @@
-"""Scans: cumsum and cumprod along one dimension, forward and backward for both backends.
+"""Scans: cumsum, cumprod, cummax/cummin and logcumsumexp along one dimension, forward and
+backward for both backends.
 
-Kernels of ``kernels/scan.cu`` (cumsum, cumprod, reverse cumsum). cumsum's backward is the
-reverse cumulative sum, itself an op whose backward is cumsum, so double backward is exact.
+Kernels of ``kernels/scan.cu`` (cumsum, cumprod, reverse cumsum, cummax/cummin with indices,
+logcumsumexp). cumsum's backward is the reverse cumulative sum, itself an op whose backward is
+cumsum, so double backward is exact. cummax/cummin send each gradient to the index that won
+(a scatter-add whose adjoint is a gather); logcumsumexp's backward is PyTorch's formula, made of
+differentiable ops.
 """
 from __future__ import annotations
+
+from collections import namedtuple
 
 import numpy as np
 
@@ -13,9 +19,14 @@ from ..dispatch import register
 from ..tensor import Tensor
 from ._common import kernel, wrap_dim
 from .compare import where
-from .reduce import Sum, _ExpandReduced, _as_1d, _cast_input, _view
+from .reduce import Sum, _ExpandReduced, _alias, _as_1d, _cast_input, _view
 from .registry import export
+from .arithmetic import abs as _abs
 from .creation import arange
+from .gather_scatter import ScatterAdd
+from .index import _zeros
+from .rearrange import flip
+from .unary import exp, log
 
 
 # cumsum / cumprod --------------------------------------------------------------------
@@ -59,9 +70,18 @@ class CumsumBackward(Function):
         return Cumsum.apply(gg, ctx.dim, None), None
 
 
+def _scan_dim(input: Tensor, dim, axis, op: str) -> int:
+    """The scanned dim (``axis=`` is PyTorch's NumPy alias), wrapped; 0-d tensors take 0 or -1."""
+    if axis is not None:
+        dim = _alias(dim, axis, False, None, op)[0]
+    if dim is None:
+        raise TypeError(f'{op}() missing 1 required positional arguments: "dim"')
+    return wrap_dim(dim, input._data.ndim)
+
+
 @export
-def cumsum(input: Tensor, dim: int, *, dtype=None) -> Tensor:
-    return Cumsum.apply(input, wrap_dim(dim, input._data.ndim), dtype)
+def cumsum(input: Tensor, dim: int | None = None, *, dtype=None, axis: int | None = None) -> Tensor:
+    return Cumsum.apply(input, _scan_dim(input, dim, axis, "cumsum"), dtype)
 
 
 class Cumprod(Function):
@@ -105,5 +125,122 @@ def _cumprod_grad_with_zeros(g: Tensor, x: Tensor, dim: int) -> Tensor:
 
 
 @export
-def cumprod(input: Tensor, dim: int, *, dtype=None) -> Tensor:
-    return Cumprod.apply(input, wrap_dim(dim, input._data.ndim), dtype)
+def cumprod(input: Tensor, dim: int | None = None, *, dtype=None, axis: int | None = None) -> Tensor:
+    return Cumprod.apply(input, _scan_dim(input, dim, axis, "cumprod"), dtype)
+
+
+def scatter_grad(g: Tensor, idx: Tensor, in_shape: tuple, dim: int) -> Tensor:
+    """The gradient of values picked along ``dim`` at ``idx`` (cummax, sort, topk): ``g`` added back
+    at those indices, zeros elsewhere. Its adjoint is a gather, so double backward is exact."""
+    if len(in_shape) == 0:
+        return g
+    return ScatterAdd.apply(_zeros(in_shape, g), dim, idx, g)
+
+
+# cummax / cummin ---------------------------------------------------------------------------
+return_cummax = namedtuple("cummax", ["values", "indices"])
+return_cummin = namedtuple("cummin", ["values", "indices"])
+
+
+def _np_cum_extreme(ufunc):
+    """Running extreme and the index of its LAST occurrence so far (PyTorch: ``x >= best`` replaces,
+    so ties move the index on); a NaN wins and stays, each later NaN taking the index."""
+    def impl(x, axis):
+        vals = ufunc.accumulate(x, axis=axis)
+        hit = x == vals
+        if x.dtype.kind == "f":
+            hit |= np.isnan(x)
+        pos = np.arange(x.shape[axis], dtype=np.int64).reshape((-1,) + (1,) * (x.ndim - axis - 1))
+        # every hit position holds the running extreme, so the latest hit so far is its last occurrence
+        return vals, np.maximum.accumulate(np.where(hit, pos, 0), axis=axis)
+    return impl
+
+
+register("cummax_fwd", "numpy", _np_cum_extreme(np.maximum))
+register("cummax_fwd", "cupy", cuda.scan("cummax_fwd"))      # one thread per row
+register("cummin_fwd", "numpy", _np_cum_extreme(np.minimum))
+register("cummin_fwd", "cupy", cuda.scan("cummin_fwd"))
+
+
+class Cummax(Function):
+    node_name = "CummaxBackward0"
+    _op = "cummax_fwd"
+
+    @staticmethod
+    def forward(ctx, x: Tensor, dim: int):
+        ctx.in_shape, ctx.dim = x._data.shape, dim
+        v, i = kernel(ctx._fn._op, x)(_as_1d(x._data), dim)
+        if x._data.ndim == 0:
+            v, i = v.reshape(()), i.reshape(())
+        values, indices = Tensor._make(v, x._device), Tensor._make(i, x._device)
+        ctx.mark_non_differentiable(indices)
+        ctx.save_for_backward(indices)
+        return values, indices
+
+    @staticmethod
+    def backward(ctx, g: Tensor, _gi=None):
+        (idx,) = ctx.saved_tensors
+        return scatter_grad(g, idx, ctx.in_shape, ctx.dim), None
+
+
+class Cummin(Cummax):
+    node_name = "CumminBackward0"
+    _op = "cummin_fwd"
+
+
+@export
+def cummax(input: Tensor, dim: int | None = None, *, axis: int | None = None):
+    """``(values, indices)``: the running maximum along ``dim`` and where it was last reached."""
+    return return_cummax(*Cummax.apply(input, _scan_dim(input, dim, axis, "cummax")))
+
+
+@export
+def cummin(input: Tensor, dim: int | None = None, *, axis: int | None = None):
+    """``(values, indices)``: the running minimum along ``dim`` and where it was last reached."""
+    return return_cummin(*Cummin.apply(input, _scan_dim(input, dim, axis, "cummin")))
+
+
+# logcumsumexp ------------------------------------------------------------------------------
+def _np_logcumsumexp(x, axis):
+    with np.errstate(invalid="ignore"):    # inf - inf inside logaddexp: PyTorch is silent too
+        return np.logaddexp.accumulate(x, axis=axis)
+
+
+register("logcumsumexp_fwd", "numpy", _np_logcumsumexp)       # pairwise log(e^a + e^b): never overflows
+register("logcumsumexp_fwd", "cupy", cuda.scan("logcumsumexp_fwd"))
+
+
+class LogCumsumExp(Function):
+    node_name = "LogcumsumexpBackward0"
+
+    @staticmethod
+    def forward(ctx, x: Tensor, dim: int) -> Tensor:
+        ctx.dim = dim
+        out = _scan("logcumsumexp_fwd", x, x._data, dim)
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g: Tensor):
+        """PyTorch's formula: sum_{k >= i} g_k exp(x_i - out_k), split by the sign of g so that each
+        half is a reverse logcumsumexp of log|g| - out (stable where exp(-out) would overflow)."""
+        x, out = ctx.saved_tensors
+        if x._data.ndim == 0:
+            return g, None
+        dim = ctx.dim
+        lowest = float(np.finfo(x._data.dtype).min)
+        log_abs = log(_abs(g))
+        pos = where(g > 0, log_abs, lowest)
+        neg = where(g < 0, log_abs, lowest)
+
+        def reverse(t: Tensor) -> Tensor:
+            return flip(LogCumsumExp.apply(flip(t, dim), dim), dim)
+        return exp(reverse(pos - out) + x) - exp(reverse(neg - out) + x), None
+
+
+@export
+def logcumsumexp(input: Tensor, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    d = _scan_dim(input, dim, axis, "logcumsumexp")
+    if input._data.dtype.kind != "f":
+        raise NotImplementedError(f'"logcumsumexp_out_cpu" not implemented for \'{input.dtype._torch_name}\'')
+    return LogCumsumExp.apply(input, d)

@@ -112,12 +112,41 @@ class ReshapeCopy(Function):
 def view(input: Tensor, *shape) -> Tensor:
     """A view with a new shape; raises (as PyTorch does) when the strides do not allow one."""
     if len(shape) == 1 and isinstance(shape[0], _dt.DType):
-        raise RuntimeError("view(dtype) is not supported; use .to(dtype) to convert")
+        return _view_dtype(input, shape[0])
     shape = _infer_size(_sizes(shape), input._data.size)
     if not _viewable(input._data, shape):
         raise RuntimeError("view size is not compatible with input tensor's size and stride (at least one "
                            "dimension spans across two contiguous subspaces). Use .reshape(...) instead.")
     return View.apply(input, shape)
+
+
+def _view_dtype(x: Tensor, dtype: _dt.DType) -> Tensor:
+    """PyTorch's view(dtype): the same bytes read as ``dtype``, sharing storage and version counter;
+    not differentiable (the result never requires grad). The backend array's own ``.view(dtype)``
+    does it (NumPy and CuPy alike) once PyTorch's layout rules hold."""
+    a = x._data
+    old, new = a.itemsize, dtype.itemsize
+    if old != new:
+        what = f"to view {x.dtype._torch_name} as {dtype._torch_name} (different element sizes)"
+        if a.ndim == 0:
+            raise RuntimeError(f"self.dim() cannot be 0 {what}")
+        st = x.stride()
+        if old < new:
+            r = new // old
+            if a.shape[-1] % r:
+                raise RuntimeError(f"self.size(-1) must be divisible by {r} {what}, but got {a.shape[-1]}")
+            off = x._storage_offset()
+            if off % r:
+                raise RuntimeError(f"self.storage_offset() must be divisible by {r} {what}, but got {off}")
+        if st[-1] != 1:
+            raise RuntimeError(f"self.stride(-1) must be 1 {what}, but got {st[-1]}")
+        if old < new:
+            for i, si in enumerate(st[:-1]):
+                if si % r:
+                    raise RuntimeError(f"self.stride({i}) must be divisible by {r} {what}, but got {si}")
+    t = Tensor._make(a.view(dtype.np), x._device)
+    t._vc = x._vc
+    return t
 
 
 @export
@@ -144,9 +173,9 @@ def reshape_as(input: Tensor, other: Tensor) -> Tensor:
 @export
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     shape = input._data.shape
+    s, e = wrap_dim(start_dim, len(shape)), wrap_dim(end_dim, len(shape))
     if not shape:
         return reshape(input, (1,))
-    s, e = wrap_dim(start_dim, len(shape)), wrap_dim(end_dim, len(shape))
     if s > e:
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
     if s == e:
@@ -157,6 +186,9 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 @export
 def unflatten(input: Tensor, dim: int, sizes) -> Tensor:
     shape = input._data.shape
+    if not shape:
+        raise RuntimeError("unflatten got an unexpected error:\nDimension specified as 0 but tensor has no "
+                           "dimensions")
     d = wrap_dim(dim, len(shape))
     sizes = tuple(int(s) for s in sizes)
     if not sizes:
@@ -207,6 +239,8 @@ class _Transpose(Permute):
 
 @export
 def permute(input: Tensor, *dims) -> Tensor:
+    if not dims:
+        raise TypeError('permute() missing 1 required positional arguments: "dims"')
     dims = _sizes(dims)
     n = input._data.ndim
     if len(dims) != n:
@@ -223,6 +257,8 @@ def permute(input: Tensor, *dims) -> Tensor:
 def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     n = input._data.ndim
     a, b = wrap_dim(dim0, n), wrap_dim(dim1, n)
+    if n == 0:   # PyTorch: the 0-d tensor itself (dims 0 and -1 both name it)
+        return _Transpose.apply(input, ())
     perm = list(range(n))
     perm[a], perm[b] = perm[b], perm[a]
     return _Transpose.apply(input, tuple(perm))
@@ -248,6 +284,8 @@ def movedim(input: Tensor, source, destination) -> Tensor:
         raise RuntimeError(f"movedim: Invalid source or destination dims: source ({list(src)} dims) should "
                            f"contain the same number of dims as destination ({list(dst)} dims)")
     src, dst = wrap_dims(src, n), wrap_dims(dst, n)
+    if n == 0:
+        return Permute.apply(input, ())
     perm = [-1] * n
     for s, d in zip(src, dst):
         perm[d] = s
@@ -260,19 +298,31 @@ moveaxis = movedim
 
 
 # slicing views (narrow, select) -----------------------------------------------------------
+def _int_arg(v, op: str, name: str, pos: int) -> int:
+    """An int argument (a Python/NumPy int or an integer 0-d tensor), as PyTorch's parser takes it."""
+    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+        return int(v)
+    if isinstance(v, Tensor) and v._data.dtype.kind in "iu" and v._data.size == 1:
+        return int(v.item())
+    raise TypeError(f"{op}(): argument '{name}' (position {pos}) must be int, not {type(v).__name__}")
+
+
 @export
 def narrow(input: Tensor, dim: int, start, length: int) -> Tensor:
     from .index import BasicIndex   # index imports this module: resolved at call time
     shape = input._data.shape
     if not shape:
         raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
+    start, length = _int_arg(start, "narrow", "start", 2), _int_arg(length, "narrow", "length", 3)
+    if length < 0:
+        raise RuntimeError("narrow(): length must be non-negative.")
     d = wrap_dim(dim, len(shape))
     n = shape[d]
-    start = int(start)
     if not -n <= start <= n:
         raise IndexError(f"start out of range (expected to be in range of [{-n}, {n}], but got {start})")
-    start %= n if n else 1
-    if length < 0 or start + length > n:
+    if start < 0:   # only a negative start wraps: start == n is an empty slice, never the whole dim
+        start += n
+    if start + length > n:
         raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({n}).")
     return BasicIndex.apply(input, (slice(None),) * d + (slice(start, start + length), Ellipsis))
 
@@ -281,8 +331,11 @@ def narrow(input: Tensor, dim: int, start, length: int) -> Tensor:
 def select(input: Tensor, dim: int, index: int) -> Tensor:
     from .index import Select   # index imports this module: resolved at call time
     shape = input._data.shape
+    if not shape:
+        raise IndexError("select() cannot be applied to a 0-dim tensor.")
+    index = _int_arg(index, "select", "index", 2)
     d = wrap_dim(dim, len(shape))
     n = shape[d]
     if not -n <= index < n:
         raise IndexError(f"select(): index {index} out of range for tensor of size {list(shape)} at dimension {d}")
-    return Select.apply(input, (slice(None),) * d + (index % n, Ellipsis))
+    return Select.apply(input, (slice(None),) * d + (index + n if index < 0 else index, Ellipsis))

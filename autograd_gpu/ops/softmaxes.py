@@ -1,9 +1,13 @@
-"""softmax and log_softmax along one dimension, forward and backward for both backends.
+"""softmax, log_softmax and softmin along one dimension, forward and backward for both
+backends, and ``F.normalize``.
 
 Kernels of ``kernels/softmax.cu`` (one block per row). The fused backward kernels are ops with
-their own backward, so double backward is exact.
+their own backward, so double backward is exact. ``ag.softmax``/``Tensor.softmax`` require
+``dim``; the ``nn.functional`` forms keep PyTorch's deprecated implicit choice (with its warning).
 """
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
@@ -18,14 +22,22 @@ from .unary import exp
 
 
 # softmax / log_softmax ---------------------------------------------------------------
+# An empty input (a size-0 dim included, where amax has no identity) gives an empty output, as
+# PyTorch; inf - inf in the shift is NaN there too, silently.
 def _np_softmax(x, axis):
-    e = np.exp(x - np.amax(x, axis=axis, keepdims=True))
-    return e / e.sum(axis, keepdims=True)
+    if x.size == 0:
+        return np.empty_like(x)
+    with np.errstate(invalid="ignore"):
+        e = np.exp(x - np.amax(x, axis=axis, keepdims=True))
+        return e / e.sum(axis, keepdims=True)
 
 
 def _np_log_softmax(x, axis):
-    s = x - np.amax(x, axis=axis, keepdims=True)
-    return s - np.log(np.exp(s).sum(axis, keepdims=True))
+    if x.size == 0:
+        return np.empty_like(x)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s = x - np.amax(x, axis=axis, keepdims=True)
+        return s - np.log(np.exp(s).sum(axis, keepdims=True))
 
 
 register("softmax_fwd", "numpy", _np_softmax)
@@ -120,21 +132,58 @@ class LogSoftmax(_RowNormalized):
 
 def _softmax_input(input: Tensor, dim, dtype, op: str) -> tuple:
     if dim is None:
-        raise TypeError(f"{op}() missing required argument 'dim' (implicit dim choice is deprecated)")
+        raise TypeError(f'{op}() missing 1 required positional arguments: "dim"')
     if dtype is not None:
         input = input.to(dtype)
     if input._data.dtype.kind != "f":
-        raise RuntimeError(f"\"{op}_lastdim_kernel_impl\" not implemented for '{input.dtype._torch_name}'")
+        raise NotImplementedError(f"\"softmax_lastdim_kernel_impl\" not implemented for '{input.dtype._torch_name}'")
     return input, wrap_dim(dim, input._data.ndim)
 
 
-@export(nn=True)
+@export
 def softmax(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
     x, d = _softmax_input(input, dim, dtype, "softmax")
     return Softmax.apply(x, d)
 
 
-@export(nn=True)
+@export
 def log_softmax(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
     x, d = _softmax_input(input, dim, dtype, "log_softmax")
     return LogSoftmax.apply(x, d)
+
+
+# nn.functional forms: dim=None is PyTorch's deprecated implicit choice -------------------------
+def _implicit_dim(name: str, ndim: int, stacklevel: int) -> int:
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to include dim=X "
+                  f"as an argument.", stacklevel=stacklevel)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+@export(name="softmax", function=False, method=False, nn=True)
+def _nn_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    if dim is None:
+        dim = _implicit_dim("softmax", input._data.ndim, _stacklevel)
+    return softmax(input, dim, dtype)
+
+
+@export(name="log_softmax", function=False, method=False, nn=True)
+def _nn_log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    if dim is None:
+        dim = _implicit_dim("log_softmax", input._data.ndim, _stacklevel)
+    return log_softmax(input, dim, dtype)
+
+
+@export(function=False, method=False, nn=True)
+def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """softmax(-input): PyTorch negates before the cast to ``dtype`` (so bool raises, ints may cast)."""
+    if dim is None:
+        dim = _implicit_dim("softmin", input._data.ndim, _stacklevel)
+    return softmax(-input, dim, dtype)
+
+
+# normalize -------------------------------------------------------------------------------------
+@export(function=False, method=False, nn=True)
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """input / max(‖input‖_p along dim, eps): PyTorch's composite, so its gradient (a zero row
+    included: the norm's gradient there is 0) is the same."""
+    return input / input.norm(p, dim, keepdim=True).clamp(min=eps)

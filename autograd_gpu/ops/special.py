@@ -1,3 +1,399 @@
 """Further elementwise math: inverse trigonometric and hyperbolic functions, erf, exp2/log2/log10,
-rounding parts, and the binary ops fmod, copysign, lerp, logaddexp, atan2, nan_to_num."""
+frac, and the binary ops atan2, fmod, copysign, lerp, logaddexp, nan_to_num.
+
+One declaration per op (``declare.Pointwise``): the NumPy kernel, what backward saves and the
+backward, written with differentiable ops so that double backward works; the CUDA kernel
+``<op>_fwd_<dtype>`` is a line of ``kernels/elementwise.cu``. Gradients are PyTorch's
+(``derivatives.yaml``), including its conventions at the edges (copysign at 0, nan_to_num where the
+input is not finite). Ops PyTorch refuses for integers (frac, logaddexp, lerp) raise its
+``NotImplementedError``; ops it computes in float (asin, erf, copysign, atan2, ...) promote.
+"""
 from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import dtypes as _dt
+from ..tensor import Tensor
+from .compare import isfinite, where
+from .creation import zeros_like
+from .declare import OUT, Pointwise, check_int_divisor, run, run_float, same_dtype, wrap
+from .inplace import derive_inplace
+from .registry import export
+from .unary import exp, rsqrt
+from ._common import kernel
+
+try:   # NumPy has no erf; SciPy's is exact and vectorised (as activation.py's gelu)
+    from scipy.special import erf as _sp_erf, erfc as _sp_erfc, erfinv as _sp_erfinv
+except ImportError:  # pragma: no cover - depends on the environment
+    _sp_erf = _sp_erfc = _sp_erfinv = None
+
+# each declaration binds its op in this module's namespace (``Pointwise``): the backwards below call
+# ``sinh``, ``cosh`` and ``exp2`` by those names
+_LN2 = math.log(2.0)
+_LN10 = math.log(10.0)
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+_SQRT_PI_OVER_2 = math.sqrt(math.pi) / 2.0
+# PyTorch's dtype names in its dtype-check messages (``expected dtype float for `end` ...``)
+_C_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int", "int32": "int",
+            "int16": "short int", "int8": "signed char", "uint8": "unsigned char", "bool": "bool"}
+
+
+def _not_implemented(kernel_name: str, dtype: np.dtype):
+    return NotImplementedError(f"\"{kernel_name}\" not implemented for '{_dt.from_numpy(dtype)._torch_name}'")
+
+
+def _need_tensor(op: str, other, position: int = 2) -> None:
+    if not isinstance(other, Tensor):
+        raise TypeError(f"{op}(): argument 'other' (position {position}) must be Tensor, not {type(other).__name__}")
+
+
+# NumPy kernels without a NumPy function --------------------------------------------------
+_erf_py = np.frompyfunc(math.erf, 1, 1)
+_erfc_py = np.frompyfunc(math.erfc, 1, 1)
+
+
+def _np_erf(x):
+    return (_sp_erf(x) if _sp_erf is not None else _erf_py(x)).astype(x.dtype, copy=False)
+
+
+def _np_erfc(x):
+    return (_sp_erfc(x) if _sp_erfc is not None else _erfc_py(x)).astype(x.dtype, copy=False)
+
+
+def _np_erfinv(x):
+    if _sp_erfinv is not None:
+        return _sp_erfinv(x).astype(x.dtype, copy=False)
+    # without SciPy: Giles' single-precision approximation refined by Newton steps on erf
+    w = -np.log((1.0 - x) * (1.0 + x))
+    small = w < 5.0
+    ws, wl = w - 2.5, np.sqrt(w) - 3.0
+    ps = np.polyval([2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087,
+                     -0.00125372503, -0.00417768164, 0.246640727, 1.50140941], ws)
+    pl = np.polyval([-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773,
+                     -0.0076224613, 0.00943887047, 1.00167406, 2.83297682], wl)
+    y = np.where(small, ps, pl) * x
+    for _ in range(2):
+        y = y - (_np_erf(y.astype(np.float64)) - x) / (_TWO_OVER_SQRT_PI * np.exp(-y * y))
+    y = np.where(np.abs(x) == 1, np.copysign(np.inf, x), y)
+    return np.where(np.abs(x) > 1, np.nan, y).astype(x.dtype, copy=False)
+
+
+def _np_lerp(x, y, w):
+    """PyTorch's two-sided formula: exact at w = 0 and w = 1."""
+    d = y - x
+    return np.where(np.abs(w) < 0.5, x + w * d, y - d * (1 - w))
+
+
+def _np_logaddexp(x, y):
+    return np.logaddexp(x, y)
+
+
+def _np_fmod(x, y):
+    check_int_divisor(y)
+    return np.fmod(x, y)
+
+
+def _np_nan_to_num(x, posinf, neginf, a=0.0):
+    return np.nan_to_num(x, copy=True, nan=a, posinf=posinf, neginf=neginf)
+
+
+# inverse trigonometric ---------------------------------------------------------------------
+class Asin(Pointwise, name="asin", numpy=np.arcsin, saves=0, inplace=True, aliases=("arcsin",)):
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * rsqrt(1 - x * x)
+
+
+class Acos(Pointwise, name="acos", numpy=np.arccos, saves=0, inplace=True, aliases=("arccos",)):
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return -(g * rsqrt(1 - x * x))
+
+
+class Atan(Pointwise, name="atan", numpy=np.arctan, saves=0, inplace=True, aliases=("arctan",)):
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g / (x * x + 1)
+
+
+class Atan2(Pointwise, name="atan2", numpy=np.arctan2, saves=(0, 1), public=False):   # atan2(y=input, x=other), the angle of (x, y)
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        r = (x * x + y * y).reciprocal()
+        return g * y * r if need[0] else None, g * -x * r if need[1] else None
+
+
+@export(aliases=("arctan2",))
+def atan2(input: Tensor, other: Tensor) -> Tensor:
+    """Elementwise angle of (other, input) in (-pi, pi]; integers compute in the default float dtype."""
+    _need_tensor("atan2", other)
+    return Atan2.apply(input, other)
+
+
+_atan2_inplace = derive_inplace(Atan2, "atan2", float_result=True, public=False)
+
+
+@export(aliases=("arctan2_",))
+def atan2_(self: Tensor, other: Tensor) -> Tensor:
+    _need_tensor("atan2_", other, position=1)
+    return _atan2_inplace(self, other)
+
+
+# hyperbolic and their inverses ----------------------------------------------------------------
+class Sinh(Pointwise, name="sinh", numpy=np.sinh, saves=0, inplace=True):
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * cosh(x)
+
+
+class Cosh(Pointwise, name="cosh", numpy=np.cosh, saves=0, inplace=True):
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * sinh(x)
+
+
+class Asinh(Pointwise, name="asinh", numpy=np.arcsinh, saves=0, inplace=True, aliases=("arcsinh",)):
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * rsqrt(x * x + 1)
+
+
+class Acosh(Pointwise, name="acosh", numpy=np.arccosh, saves=0, inplace=True, aliases=("arccosh",)):
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * rsqrt(x * x - 1)
+
+
+class Atanh(Pointwise, name="atanh", numpy=np.arctanh, saves=0, inplace=True, aliases=("arctanh",)):
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g / (1 - x * x)
+
+
+# erf family ---------------------------------------------------------------------------------
+class Erf(Pointwise, name="erf", numpy=_np_erf, saves=0, inplace=True):
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * (exp(-(x * x)) * _TWO_OVER_SQRT_PI)
+
+
+class Erfc(Pointwise, name="erfc", numpy=_np_erfc, saves=0, inplace=True):
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * (exp(-(x * x)) * -_TWO_OVER_SQRT_PI)
+
+
+class Erfinv(Pointwise, name="erfinv", numpy=_np_erfinv, saves=OUT, inplace=True):
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * (exp(y * y) * _SQRT_PI_OVER_2)
+
+
+# exp2 / log2 / log10 ----------------------------------------------------------------------------
+class Exp2(Pointwise, name="exp2", numpy=np.exp2, saves=OUT, inplace=True):
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * (y * _LN2)
+
+
+class Log2(Pointwise, name="log2", numpy=np.log2, saves=0, inplace=True):
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g / (x * _LN2)
+
+
+class Log10(Pointwise, name="log10", numpy=np.log10, saves=0, inplace=True):
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g / (x * _LN10)
+
+
+# frac / fmod / copysign ---------------------------------------------------------------------
+class Frac(Pointwise, name="frac", numpy=lambda x: x - np.trunc(x), promote="same", inplace=True):   # x - trunc(x)
+    @staticmethod
+    def forward(ctx, x):
+        if x._data.dtype.kind != "f":
+            raise _not_implemented("frac_cpu", x._data.dtype)
+        return same_dtype("frac_fwd", x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+class Fmod(Pointwise, name="fmod", numpy=_np_fmod, promote="same", inplace=True,
+           saves=((0, 1), (1, 1))):   # x - trunc(x / y) y: the sign of the dividend
+    @staticmethod
+    def forward(ctx, x, y):
+        if _dt.result_type(x, y).kind == "b":
+            raise _not_implemented("fmod_cpu", np.dtype(np.bool_))
+        return run("fmod_fwd", x, y)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        gy = None
+        if need[1]:
+            from .arithmetic import div
+            gy = -g * div(x, y, rounding_mode="trunc")
+        return g if need[0] else None, gy
+
+
+class Copysign(Pointwise, name="copysign", numpy=np.copysign, saves=((0, 0), (OUT, 0)),
+               inplace=True):   # |x| with y's sign; integers compute in the default float dtype
+    @staticmethod
+    def backward(ctx, g):
+        need = ctx.needs_input_grad
+        gy = zeros_like(g) if need[1] else None   # piecewise constant in other
+        if not need[0]:
+            return None, gy
+        x, y = ctx.saved_tensors   # PyTorch: g * result / self, and 0 where self is 0
+        return g * where(x == 0, 0.0, y / x), gy
+
+
+# lerp ----------------------------------------------------------------------------------------
+class Lerp(Pointwise, name="lerp", numpy=_np_lerp, saves=((0, 2), (1, 2), 2), inplace=True,
+           public=False, node_name="LerpBackward1"):   # start + weight (end - start)
+    @staticmethod
+    def forward(ctx, start, end, weight):
+        return run_float("lerp_fwd", start, end, weight)
+
+    @staticmethod
+    def backward(ctx, g):
+        start, end, weight = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        return (g * (1 - weight) if need[0] else None, g * weight if need[1] else None,
+                g * (end - start) if need[2] else None)
+
+
+class LerpScalar(Lerp, node_name="LerpBackward0"):
+    saves = (2,)   # the Python number weight
+
+    @staticmethod
+    def backward(ctx, g):
+        (weight,) = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        return g * (1 - weight) if need[0] else None, g * weight if need[1] else None, None
+
+
+def _lerp_check(start: Tensor, end, weight) -> None:
+    _need_tensor("lerp", end)
+    sd = start._data.dtype
+    if sd.kind != "f":
+        raise _not_implemented("lerp_kernel_tensor" if isinstance(weight, Tensor) else "lerp_kernel_scalar", sd)
+    if end._data.dtype != sd:
+        raise RuntimeError(f"expected dtype {_C_NAMES[sd.name]} for `end` but got dtype "
+                           f"{_C_NAMES[end._data.dtype.name]}")
+    if isinstance(weight, Tensor) and weight._data.ndim and weight._data.dtype != sd:
+        raise RuntimeError(f"expected dtype {_C_NAMES[sd.name]} for `weight` but got dtype "
+                           f"{_C_NAMES[weight._data.dtype.name]}")
+
+
+@export
+def lerp(input: Tensor, end: Tensor, weight) -> Tensor:
+    """``input + weight (end - input)``, ``weight`` a number or a tensor (broadcast); floats only."""
+    _lerp_check(input, end, weight)
+    if isinstance(weight, Tensor):
+        return Lerp.apply(input, end, weight)
+    return LerpScalar.apply(input, end, weight)
+
+
+# logaddexp ---------------------------------------------------------------------------------------
+class Logaddexp(Pointwise, name="logaddexp", numpy=_np_logaddexp, saves=(0, 1), public=False,
+                node_name="LogaddexpBackward0"):   # log(e^x + e^y)
+    @staticmethod
+    def forward(ctx, x, y):
+        dtype = _dt.result_type(x, y)
+        if dtype.kind != "f":
+            raise _not_implemented("logaddexp_cpu", dtype)
+        return run("logaddexp_fwd", x, y)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        return (g / (exp(y - x) + 1) if need[0] else None, g / (exp(x - y) + 1) if need[1] else None)
+
+
+class Logaddexp2(Pointwise, name="logaddexp2", numpy=np.logaddexp2, saves=(0, 1), public=False,
+                 node_name="Logaddexp2Backward0"):   # log2(2^x + 2^y)
+    @staticmethod
+    def forward(ctx, x, y):
+        dtype = _dt.result_type(x, y)
+        if dtype.kind != "f":
+            raise _not_implemented("logaddexp2_cpu", dtype)
+        return run("logaddexp2_fwd", x, y)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        return (g / (exp2(y - x) + 1) if need[0] else None, g / (exp2(x - y) + 1) if need[1] else None)
+
+
+@export
+def logaddexp(input: Tensor, other: Tensor) -> Tensor:
+    """log(exp(input) + exp(other)) without overflow; floats only."""
+    _need_tensor("logaddexp", other)
+    return Logaddexp.apply(input, other)
+
+
+@export
+def logaddexp2(input: Tensor, other: Tensor) -> Tensor:
+    """log2(2**input + 2**other) without overflow; floats only."""
+    _need_tensor("logaddexp2", other)
+    return Logaddexp2.apply(input, other)
+
+
+# nan_to_num ----------------------------------------------------------------------------------------
+class NanToNum(Pointwise, kernel="nan_to_num_fwd", numpy=_np_nan_to_num, saves=0,
+               node_name="NanToNumBackward0"):   # nan -> a, +inf -> posinf, -inf -> neginf
+    @staticmethod
+    def forward(ctx, x, nan, posinf, neginf):
+        d = x._data
+        if d.dtype.kind != "f":   # nothing to replace
+            return Tensor._make(d.copy(), x._device)
+        fi = np.finfo(d.dtype)
+        posinf = float(fi.max) if posinf is None else float(posinf)
+        neginf = float(fi.min) if neginf is None else float(neginf)
+        return wrap(kernel("nan_to_num_fwd", x)(d, posinf, neginf, a=float(nan)), x._device)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return where(isfinite(x), g, 0.0), None, None, None
+
+
+@export
+def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None) -> Tensor:
+    """NaN -> ``nan``, +inf -> ``posinf``, -inf -> ``neginf`` (default: the dtype's largest / lowest)."""
+    return NanToNum.apply(input, nan, posinf, neginf)
+
+
+_nan_to_num_inplace = derive_inplace(NanToNum, "nan_to_num", float_result=False, public=False)
+
+
+@export
+def nan_to_num_(self: Tensor, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None) -> Tensor:
+    if self._data.dtype.kind != "f":   # integers and bools hold no nan/inf: unchanged, as PyTorch
+        return self
+    return _nan_to_num_inplace(self, nan, posinf, neginf)

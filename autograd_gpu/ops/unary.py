@@ -131,7 +131,7 @@ def np_sigmoid(x):
     return np.exp(-np.logaddexp(constant(0, x.dtype), -x))
 
 
-class Tanh(Pointwise, name="tanh", numpy=np.tanh, saves=OUT, nn=True):
+class Tanh(Pointwise, name="tanh", numpy=np.tanh, saves=OUT, nn=True, quiet=False):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
@@ -156,7 +156,8 @@ class SigmoidBackward(FusedBackward, kernel="sigmoid_bwd",
     def d_saved(gg, g, y):   # of g y (1 - y)
         return gg * g * (1 - 2 * y)
 
-class Relu(Pointwise, name="relu", numpy=lambda x: np.maximum(x, 0), saves=OUT, nn=True):   # NaN propagates
+class Relu(Pointwise, name="relu", numpy=lambda x: np.maximum(0, x), saves=OUT, inplace=True, promote="same",
+           quiet=False):   # x < 0 ? 0 : x: NaN propagates, relu(-0.0) = -0.0 as PyTorch (maximum(0, x) keeps x on ties)
     @staticmethod
     def forward(ctx, x):
         if x._data.dtype.kind == "b":
