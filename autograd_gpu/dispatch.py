@@ -75,7 +75,7 @@ def constant(v, dtype) -> np.ndarray:
     key = (v, dtype) if v else (math.copysign(1.0, v), dtype, 0)
     a = _CONSTANTS.get(key)
     if a is None:
-        a = np.array(v, dtype)
+        a = np.array(scalar_of(dtype, v))
         a.flags.writeable = False
         if v == v:
             if len(_CONSTANTS) >= 1024:
@@ -89,7 +89,29 @@ def scalar_for(arr, v):
     ``arr``'s dtype: a kernel that applies a NumPy function to a bare float gets a float64 scalar,
     which promotes the result. CUDA kernels take the number as is and compute half in float32, as
     PyTorch does."""
-    return arr.dtype.type(v) if type(arr) is _NDARRAY else v
+    if type(arr) is not _NDARRAY:
+        return v
+    d = arr.dtype
+    if d.char == "e":   # float16: an overflow is inf, without NumPy's warning
+        return scalar_of(d, v)
+    try:
+        return d.type(v)
+    except OverflowError:
+        return scalar_of(d, v)
+
+
+def scalar_of(dtype: np.dtype, v):
+    """Python number ``v`` as a NumPy scalar of ``dtype`` the way PyTorch casts it: an int out of an
+    integer dtype's range wraps (``uint8`` with -1 is 255), a float16 overflow is inf, silently."""
+    try:
+        with np.errstate(over="ignore"):
+            return dtype.type(v)
+    except OverflowError:
+        if dtype.kind not in "iu":
+            raise
+        bits = dtype.itemsize * 8
+        v &= (1 << bits) - 1
+        return dtype.type(v - (1 << bits) if dtype.kind == "i" and v >> (bits - 1) else v)
 
 
 def operand(kern: Callable, arr, v):

@@ -174,8 +174,8 @@ OP2(PowScalarBwdOp, C, a == 0.0 ? C(0) : x * (C)a * ag_pow(y, (C)a - C(1)))
 OP3(DivBwdYOp, -x * y / (z * z))
 OP3(PowBwdXOp, z == C(0) ? C(0) : x * z * ag_pow(y, z - C(1)))
 OP3(PowBwdYOp, (y == C(0) && z >= C(0)) ? C(0) : x * ag_pow(y, z) * ag_log(y))
-OP3(MaximumBwdXOp, y > z ? x : (y == z ? x / C(2) : C(0)))
-OP3(MinimumBwdXOp, y < z ? x : (y == z ? x / C(2) : C(0)))
+OP3(MaximumBwdXOp, y < z ? C(0) : (y == z ? x / C(2) : x))   // a NaN on either side: g to both (PyTorch)
+OP3(MinimumBwdXOp, y > z ? C(0) : (y == z ? x / C(2) : x))
 
 
 ON_AB(EW2, add_fwd, AddOp)

@@ -6,6 +6,8 @@ bounds. Rules are written out so the tests run without torch; where torch is ins
 dtype combination is also run in both and compared."""
 from __future__ import annotations
 
+import warnings
+
 import itertools
 import operator
 
@@ -162,12 +164,13 @@ def test_narrow_integer_ops_wrap():
     same(ag.tensor([200], dtype=ag.uint8) << 1, np.array([144], np.uint8))
 
 
-@pytest.mark.xfail(strict=True, reason="NOT_MINE_SCALAR_WRAP: arithmetic ops convert a Python int with NumPy "
-                   "(dispatch.scalar_for, declare.operands), which raises OverflowError where PyTorch wraps; "
-                   "fix: dtypes.wrap_int / dtypes.fit_ints there")
 def test_arithmetic_wraps_out_of_range_python_ints():
     same(ag.tensor([6, 3], dtype=ag.uint8) + (-1), np.array([5, 2], np.uint8))
     same(ag.tensor([1], dtype=ag.int8) + 1000, np.array([-23], np.int8))
+    same(ag.tensor([1, 2], dtype=ag.uint8) * 300, np.array([44, 88], np.uint8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # a float16 overflow is inf, silently (PyTorch)
+        same(ag.tensor([1.0], dtype=ag.float16) + 1e6, np.array([np.inf], np.float16))
 
 
 # in-place and augmented forms ----------------------------------------------------------------------

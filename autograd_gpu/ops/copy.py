@@ -18,7 +18,17 @@ from .registry import export
 
 register("copy", "numpy", lambda x: np.array(x, copy=True, order="C"))
 register("copy", "cupy", cuda.copy("copy"))
-register("cast", "numpy", lambda x, dtype: x.astype(dtype))
+def _cast_np(x: np.ndarray, dtype) -> np.ndarray:
+    """``x`` as ``dtype``. Casts that can overflow (to float16, float to integer) are silent, as in
+    PyTorch; the others skip the error-state switch."""
+    dtype = np.dtype(dtype)
+    if dtype.char == "e" or (x.dtype.kind == "f" and dtype.kind in "iu"):
+        with np.errstate(all="ignore"):
+            return x.astype(dtype)
+    return x.astype(dtype)
+
+
+register("cast", "numpy", _cast_np)
 register("cast", "cupy", cuda.copy("cast"))
 
 

@@ -32,7 +32,7 @@ from ..autograd.function import Function
 from ..autograd.recording import OUT
 from ..backends import cuda as _cuda
 from ..device import get_backend
-from ..dispatch import kernel, register, scalar_for
+from ..dispatch import kernel, register, scalar_for, scalar_of
 from ..tensor import Tensor, wrap
 from ._common import broadcast_shapes, check_same_device
 from .creation import zeros_like
@@ -205,12 +205,12 @@ def operands(*xs, dtype=None) -> tuple:
     for x in xs:
         if isinstance(x, Tensor):
             if x._device is not ref._device:   # a 0-dim CPU tensor used with a device tensor
-                arrays.append(dtype.type(x._data.item()))
+                arrays.append(scalar_of(dtype, x._data.item()))
                 continue
             d = x._data
             arrays.append(d if d.dtype == dtype else kernel("cast", x)(d, dtype))
         else:
-            arrays.append(dtype.type(x))
+            arrays.append(scalar_of(dtype, x))
     return dtype, ref, arrays
 
 

@@ -160,6 +160,7 @@ def _normalize(x: Tensor, index) -> tuple:
         raise IndexError(f"too many indices for tensor of dimension {ndim}")
     # bounds and mask shapes, walking the dimensions each item consumes
     d = 0
+    device_checks = []
     for it, k in zip(items, dims):
         if it is Ellipsis:
             d = ndim - (consumed - d)
@@ -175,12 +176,9 @@ def _normalize(x: Tensor, index) -> tuple:
                         raise IndexError(f"The shape of the mask {list(it.shape)} at index {j} does not match the "
                                          f"shape of the indexed tensor {list(shape)} at index {d + j}")
             elif it.size:
-                n = shape[d]
-                lo, hi = int(it.min()), int(it.max())
-                if lo < -n or hi >= n:
-                    raise IndexError(f"index {hi if hi >= n else lo} is out of bounds for dimension {d} "
-                                     f"with size {n}")
+                device_checks.append((it, shape[d], d))
         d += k
+    _check_bounds(device_checks)
     if not adv:
         if not ell:
             items.append(Ellipsis)
@@ -205,6 +203,28 @@ def _normalize(x: Tensor, index) -> tuple:
         basic.append(Ellipsis)
         rest.append(Ellipsis)
     return _Adv(tuple(basic), tuple(rest)), True
+
+
+def _check_bounds(checks: list) -> None:
+    """IndexError for the first index tensor holding an index outside ``[-n, n)`` of its dimension.
+
+    All index tensors of one subscript are checked together: one host read of one flag, on either
+    backend (on CUDA the comparisons run on the device; only the combined flag comes back, where a
+    min/max pair per index tensor cost two reductions and two syncs each)."""
+    if not checks:
+        return
+    bad = [((it < -n) | (it >= n)).any() for it, n, _ in checks]
+    if type(checks[0][0]) is np.ndarray:
+        failed = any(bad)
+    else:
+        failed = bool(bad[0] if len(bad) == 1 else get_backend("cuda").xp.stack(bad).any())
+    if not failed:
+        return
+    for (it, n, d), b in zip(checks, bad):   # the error path: find the culprit
+        if bool(b):
+            flat = it.reshape(-1)
+            v = int(flat[((flat < -n) | (flat >= n)).nonzero()[0][0]])
+            raise IndexError(f"index {v} is out of bounds for dimension {d} with size {n}")
 
 
 def _flat_index(shape: tuple, idx, xp):
