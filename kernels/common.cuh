@@ -211,8 +211,8 @@ __device__ __forceinline__ void ag_atomic_add(long long* p, long long v) {
 __device__ __forceinline__ void ag_atomic_add(bool* p, bool v) {
   if (v) *p = true;                     // logical or; racing writers all store true
 }
-__device__ __forceinline__ void ag_atomic_add(ag_float16* p, float v) {
-  // CAS on the aligned 32-bit word holding the half; accumulates in float per step
+// *p = f(*p) atomically for a half: CAS on the aligned 32-bit word holding it; f works in float
+template <typename F> __device__ __forceinline__ void ag_atomic_update_half(ag_float16* p, F f) {
   unsigned int* word = (unsigned int*)((unsigned long long)p & ~3ULL);
   const bool hi = ((unsigned long long)p & 2ULL) != 0;
   unsigned int old = *word, assumed;
@@ -220,11 +220,19 @@ __device__ __forceinline__ void ag_atomic_add(ag_float16* p, float v) {
     assumed = old;
     ag_float16 cur;
     cur.x = (unsigned short)(hi ? (assumed >> 16) : (assumed & 0xffffu));
-    ag_float16 nxt = ag_f2h(ag_h2f(cur) + v);
-    unsigned int nw = hi ? ((assumed & 0x0000ffffu) | ((unsigned int)nxt.x << 16))
-                         : ((assumed & 0xffff0000u) | (unsigned int)nxt.x);
+    const ag_float16 nxt = ag_f2h(f(ag_h2f(cur)));
+    const unsigned int nw = hi ? ((assumed & 0x0000ffffu) | ((unsigned int)nxt.x << 16))
+                               : ((assumed & 0xffff0000u) | (unsigned int)nxt.x);
+    if (nw == assumed) return;            // unchanged (a max that does not win, + 0): no write
     old = atomicCAS(word, assumed, nw);
   } while (assumed != old);
+}
+struct AgAddF {
+  float v;
+  __device__ __forceinline__ float operator()(float a) const { return a + v; }
+};
+__device__ __forceinline__ void ag_atomic_add(ag_float16* p, float v) {
+  ag_atomic_update_half(p, AgAddF{v});   // accumulates in float per step
 }
 
 // dtype lists: X(DT) for each dtype of a set (KERNELS.md: F, A, A+B)

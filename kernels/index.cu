@@ -67,20 +67,7 @@ template <typename T, typename F> __device__ __forceinline__ void idx_atomic_upd
 }
 
 template <typename F> __device__ __forceinline__ void idx_atomic_update(ag_float16* p, F f) {
-  // CAS on the aligned 32-bit word holding the half; f works in float
-  unsigned int* word = (unsigned int*)((unsigned long long)p & ~3ULL);
-  const bool hi = ((unsigned long long)p & 2ULL) != 0;
-  unsigned int old = *word, assumed;
-  do {
-    assumed = old;
-    ag_float16 cur;
-    cur.x = (unsigned short)(hi ? (assumed >> 16) : (assumed & 0xffffu));
-    const ag_float16 nxt = ag_f2h(f(ag_h2f(cur)));
-    const unsigned int nw = hi ? ((assumed & 0x0000ffffu) | ((unsigned int)nxt.x << 16))
-                               : ((assumed & 0xffff0000u) | (unsigned int)nxt.x);
-    if (nw == assumed) return;
-    old = atomicCAS(word, assumed, nw);
-  } while (assumed != old);
+  ag_atomic_update_half(p, f);
 }
 
 // scatter_reduce's reductions (p.accumulate: 0 sum, 1 prod, 2 amax, 3 amin); NaN wins amax/amin

@@ -74,3 +74,15 @@ def wrap_dims(dims, ndim: int) -> tuple:
     if len(set(out)) != len(out):
         raise RuntimeError(f"dim {out} appears multiple times in the list of dims")
     return out
+
+
+def values_indices(ctx, x: Tensor, v, i) -> tuple:
+    """The ``(values, indices)`` outputs of a selecting op (max/min along a dim, cummax, sort, topk):
+    0-d for a 0-d input, indices non-differentiable and saved for the backward, which routes the
+    gradient of the values back through them."""
+    if x._data.ndim == 0:
+        v, i = v.reshape(()), i.reshape(())
+    values, indices = Tensor._make(v, x._device), Tensor._make(i, x._device)
+    ctx.mark_non_differentiable(indices)
+    ctx.save_for_backward(indices)
+    return values, indices

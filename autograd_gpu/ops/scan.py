@@ -17,7 +17,7 @@ from ..autograd.function import Function
 from ..backends import cuda
 from ..dispatch import register
 from ..tensor import Tensor
-from ._common import kernel, wrap_dim
+from ._common import kernel, values_indices, wrap_dim
 from .compare import where
 from .reduce import Sum, _ExpandReduced, _alias, _as_1d, _cast_input, _view
 from .registry import export
@@ -170,12 +170,7 @@ class Cummax(Function):
     def forward(ctx, x: Tensor, dim: int):
         ctx.in_shape, ctx.dim = x._data.shape, dim
         v, i = kernel(ctx._fn._op, x)(_as_1d(x._data), dim)
-        if x._data.ndim == 0:
-            v, i = v.reshape(()), i.reshape(())
-        values, indices = Tensor._make(v, x._device), Tensor._make(i, x._device)
-        ctx.mark_non_differentiable(indices)
-        ctx.save_for_backward(indices)
-        return values, indices
+        return values_indices(ctx, x, v, i)
 
     @staticmethod
     def backward(ctx, g: Tensor, _gi=None):

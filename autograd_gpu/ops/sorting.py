@@ -18,7 +18,7 @@ from ..autograd.function import Function
 from ..backends import cuda_sort
 from ..dispatch import register
 from ..tensor import Tensor
-from ._common import kernel, wrap_dim
+from ._common import kernel, values_indices, wrap_dim
 from .reduce import _alias, _as_1d, _cu_nonzero, _cu_sum, _dims
 from .registry import export
 from .scan import scatter_grad
@@ -54,12 +54,7 @@ class Sort(Function):
         if k is not None and k != v.shape[dim] and x._data.ndim:   # a 0-d input keeps its one value (PyTorch)
             head = (slice(None),) * dim + (slice(0, k),)
             v, i = v[head], i[head]
-        if x._data.ndim == 0:
-            v, i = v.reshape(()), i.reshape(())
-        values, indices = Tensor._make(v, x._device), Tensor._make(i, x._device)
-        ctx.mark_non_differentiable(indices)
-        ctx.save_for_backward(indices)
-        return values, indices
+        return values_indices(ctx, x, v, i)
 
     @staticmethod
     def backward(ctx, g: Tensor, _gi=None):

@@ -318,36 +318,31 @@ def lerp(input: Tensor, end: Tensor, weight) -> Tensor:
 
 
 # logaddexp ---------------------------------------------------------------------------------------
-class Logaddexp(Pointwise, name="logaddexp", numpy=_np_logaddexp, saves=(0, 1), public=False,
-                node_name="LogaddexpBackward0"):   # log(e^x + e^y)
-    @staticmethod
-    def forward(ctx, x, y):
+class _Logaddexp(Pointwise):
+    """log_b(b^x + b^y), b = e or 2; d/dx = 1 / (b^(y - x) + 1)."""
+
+    @classmethod
+    def forward(cls, ctx, x, y):
         dtype = _dt.result_type(x, y)
         if dtype.kind != "f":
-            raise _not_implemented("logaddexp_cpu", dtype)
-        return run("logaddexp_fwd", x, y)
+            raise _not_implemented(f"{cls.kernel[:-4]}_cpu", dtype)
+        return run(cls.kernel, x, y)
 
-    @staticmethod
-    def backward(ctx, g):
+    @classmethod
+    def backward(cls, ctx, g):
         x, y = ctx.saved_tensors
         need = ctx.needs_input_grad
-        return (g / (exp(y - x) + 1) if need[0] else None, g / (exp(x - y) + 1) if need[1] else None)
+        return (g / (cls.power(y - x) + 1) if need[0] else None, g / (cls.power(x - y) + 1) if need[1] else None)
 
 
-class Logaddexp2(Pointwise, name="logaddexp2", numpy=np.logaddexp2, saves=(0, 1), public=False,
-                 node_name="Logaddexp2Backward0"):   # log2(2^x + 2^y)
-    @staticmethod
-    def forward(ctx, x, y):
-        dtype = _dt.result_type(x, y)
-        if dtype.kind != "f":
-            raise _not_implemented("logaddexp2_cpu", dtype)
-        return run("logaddexp2_fwd", x, y)
+class Logaddexp(_Logaddexp, name="logaddexp", numpy=_np_logaddexp, saves=(0, 1), public=False,
+                node_name="LogaddexpBackward0"):
+    power = staticmethod(exp)
 
-    @staticmethod
-    def backward(ctx, g):
-        x, y = ctx.saved_tensors
-        need = ctx.needs_input_grad
-        return (g / (exp2(y - x) + 1) if need[0] else None, g / (exp2(x - y) + 1) if need[1] else None)
+
+class Logaddexp2(_Logaddexp, name="logaddexp2", numpy=np.logaddexp2, saves=(0, 1), public=False,
+                 node_name="Logaddexp2Backward0"):
+    power = staticmethod(exp2)
 
 
 @export
