@@ -22,6 +22,7 @@ from ..tensor import Tensor
 from ._common import kernel, wrap_dims
 from .arithmetic import abs as _abs, pow as _pow, sign
 from .compare import where
+from .declare import quiet
 from .registry import export
 from .shape import View
 from .unary import exp
@@ -148,7 +149,7 @@ def _np_sum(x, axes, keepdims):
     return _arr(x.sum(axes, keepdims=keepdims))
 
 
-register("sum_fwd", "numpy", _np_sum)
+register("sum_fwd", "numpy", quiet(_np_sum))   # inf + -inf is nan, silently (PyTorch)
 register("sum_fwd", "cupy", _cu_sum)                          # block tree reduction
 
 
@@ -189,7 +190,7 @@ def _np_mean(x, axes, keepdims):
         return _arr(x.mean(axes, keepdims=keepdims))
 
 
-register("mean_fwd", "numpy", _np_mean)
+register("mean_fwd", "numpy", quiet(_np_mean))
 def _cu_mean(x, axes, keepdims):   # float16 sums and scales in float32 (as NumPy), then rounds once
     m = _cu["mul_fwd"](_cu_sum(x, axes, keepdims, acc=True), _inv(_count(x.shape, axes)))
     return m if m.dtype == x.dtype else _cu_cast(m, x.dtype)

@@ -19,6 +19,7 @@ from ..dispatch import register
 from ..tensor import Tensor
 from ._common import kernel, values_indices, wrap_dim
 from .compare import where
+from .declare import quiet
 from .reduce import Sum, _ExpandReduced, _alias, _as_1d, _cast_input, _view
 from .registry import export
 from .arithmetic import abs as _abs
@@ -30,7 +31,7 @@ from .unary import exp, log
 
 
 # cumsum / cumprod --------------------------------------------------------------------
-register("cumsum_fwd", "numpy", lambda x, axis: np.cumsum(x, axis=axis))
+register("cumsum_fwd", "numpy", quiet(lambda x, axis: np.cumsum(x, axis=axis)))
 register("cumsum_fwd", "cupy", cuda.scan("cumsum_fwd"))
 register("cumsum_bwd", "numpy", lambda g, axis: np.flip(np.cumsum(np.flip(g, axis), axis=axis), axis))
 register("cumsum_bwd", "cupy", cuda.scan("cumsum_bwd"))      # reverse cumulative sum
