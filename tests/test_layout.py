@@ -306,3 +306,20 @@ def test_cuda_repeat_interleave_index_form_and_meshgrid():
     a = ag.tensor([1.0, 2.0], device="cuda")
     x, y = ag.meshgrid(a, ag.tensor([3.0], device="cuda"), indexing="xy")
     assert x.device.type == "cuda" and x.cpu().tolist() == [[1.0, 2.0]] and y.cpu().tolist() == [[3.0, 3.0]]
+
+
+@pytest.mark.parametrize("call, exc, msg", [
+    (lambda: ag.movedim(ag.zeros(2, 3, 4), (0, 0), (1, 2)), RuntimeError, r"movedim: repeated dim in `source` \(\[0, 0\]\)"),
+    (lambda: ag.movedim(ag.zeros(2, 3, 4), (0, 1), (2, 2)), RuntimeError,
+     r"movedim: repeated dim in `destination` \(\[2, 2\]\)"),
+    (lambda: ag.broadcast_to(ag.zeros(3), (-1, 3)), RuntimeError,
+     r"The expanded size of the tensor \(-1\) isn't allowed in a leading, non-existing dimension 0"),
+    (lambda: ag.broadcast_to(ag.zeros(3), 3), TypeError, r"argument 'size' \(position 2\) must be tuple of ints, not int"),
+    (lambda: ag.unflatten(ag.zeros(6), 0, (-1, -1)), RuntimeError, "only one dimension can be inferred"),
+    (lambda: ag.broadcast_to(ag.zeros(2, 3, 4), (3, 4)), RuntimeError,
+     r"expand\(torch.FloatTensor\{\[2, 3, 4\]\}, size=\[3, 4\]\): the number of sizes provided \(2\)"),
+])
+def test_existing_shape_ops_raise_pytorchs_errors(call, exc, msg):
+    """Found by comparing with torch 2.14 while adding the layout ops (messages as torch writes them)."""
+    with pytest.raises(exc, match=msg):
+        call()

@@ -52,15 +52,17 @@ def expand(x: Tensor, *sizes) -> Tensor:
         sizes = tuple(sizes[0])
     shape = x._data.shape
     if len(sizes) < len(shape):
-        raise RuntimeError(f"expand(): the number of sizes provided ({len(sizes)}) must be greater or equal "
-                           f"to the number of dimensions in the tensor ({len(shape)})")
+        raise RuntimeError(f"expand({x.type()}{{{list(shape)}}}, size={list(sizes)}): the number of sizes "
+                           f"provided ({len(sizes)}) must be greater or equal to the number of dimensions in the "
+                           f"tensor ({len(shape)})")
     lead = len(sizes) - len(shape)
     out = list(sizes)
     for i, s in enumerate(sizes):
         cur = shape[i - lead] if i >= lead else None
         if s == -1:
             if cur is None:
-                raise RuntimeError(f"expand(): -1 is not allowed in a leading, non-existing dimension {i}")
+                raise RuntimeError(f"The expanded size of the tensor (-1) isn't allowed in a leading, "
+                           f"non-existing dimension {i}")
             out[i] = cur
         elif cur is not None and cur != 1 and cur != s:
             raise RuntimeError(f"The expanded size of the tensor ({s}) must match the existing size ({cur}) at "
@@ -79,6 +81,9 @@ def expand_as(x: Tensor, other: Tensor) -> Tensor:
 
 @export
 def broadcast_to(x: Tensor, shape) -> Tensor:
+    if not isinstance(shape, (tuple, list)):
+        raise TypeError(f"broadcast_to(): argument 'size' (position 2) must be tuple of ints, not "
+                        f"{type(shape).__name__}")
     return expand(x, tuple(shape))
 
 

@@ -193,6 +193,8 @@ def unflatten(input: Tensor, dim: int, sizes) -> Tensor:
     sizes = tuple(int(s) for s in sizes)
     if not sizes:
         raise RuntimeError("unflatten: sizes must be non-empty")
+    if sizes.count(-1) > 1:
+        raise RuntimeError("unflatten got an unexpected error:\nonly one dimension can be inferred")
     try:
         sizes = _infer_size(sizes, shape[d])
     except RuntimeError:
@@ -283,7 +285,10 @@ def movedim(input: Tensor, source, destination) -> Tensor:
     if len(src) != len(dst):
         raise RuntimeError(f"movedim: Invalid source or destination dims: source ({list(src)} dims) should "
                            f"contain the same number of dims as destination ({list(dst)} dims)")
-    src, dst = wrap_dims(src, n), wrap_dims(dst, n)
+    src, dst = tuple(wrap_dim(d, n) for d in src), tuple(wrap_dim(d, n) for d in dst)
+    for name, dims in (("source", src), ("destination", dst)):
+        if len(set(dims)) != len(dims):
+            raise RuntimeError(f"movedim: repeated dim in `{name}` ({list(dims)})")
     if n == 0:
         return Permute.apply(input, ())
     perm = [-1] * n
