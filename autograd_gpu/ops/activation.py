@@ -9,7 +9,6 @@ backward when it reads it.
 """
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
@@ -24,6 +23,7 @@ from .creation import zeros_like
 from .declare import FusedBackward, Pointwise, quiet as _quiet, run_float, same_dtype, unary_float
 from .inplace import derive_inplace
 from .registry import METHODS, export
+from .special import np_erf
 from .unary import Relu, exp, np_sigmoid as _np_sigmoid, sigmoid, tanh
 
 _SQRT1_2 = 1 / math.sqrt(2.0)
@@ -33,19 +33,6 @@ _C = 0.044715
 
 # NumPy has no erf. SciPy's is exact and vectorised, so use it when installed (it is optional);
 # otherwise math.erf, exact too, at the price of a Python call per element.
-try:
-    from scipy.special import erf as _scipy_erf
-except ImportError:  # pragma: no cover - depends on the environment
-    _scipy_erf = None
-_erf_obj = np.frompyfunc(math.erf, 1, 1)
-
-
-def _np_erf(x):
-    if _scipy_erf is not None:
-        return _scipy_erf(x).astype(x.dtype, copy=False)
-    return np.asarray(_erf_obj(x), dtype=x.dtype)
-
-
 # activations with scalar parameters ``a`` (and ``b``) passed to their kernels ------------------------
 # forward names ``a`` as a required operand so the declaration sees more operands than the kernel's
 # tensors and never takes the fast path (which would skip forward, and with it ``ctx.p``)
@@ -112,12 +99,12 @@ def _float_only(x: Tensor, impl: str) -> None:
 
 
 # gelu ---------------------------------------------------------------------------
-register("gelu_fwd", "numpy", _quiet(lambda x: 0.5 * x * (1 + _np_erf(x * _SQRT1_2))))
+register("gelu_fwd", "numpy", _quiet(lambda x: 0.5 * x * (1 + np_erf(x * _SQRT1_2))))
 register("gelu_fwd", "cupy", cuda.elementwise("gelu_fwd"))            # 0.5 x (1 + erf(x/√2))
 register("gelu_tanh_fwd", "numpy", _quiet(lambda x: 0.5 * x * (1 + np.tanh(_K * (x + _C * x * x * x)))))
 register("gelu_tanh_fwd", "cupy", cuda.elementwise("gelu_tanh_fwd"))  # 0.5 x (1 + tanh(K(x + C x³)))
 register("gelu_bwd", "numpy",
-         lambda g, x: g * (0.5 * (1 + _np_erf(x * _SQRT1_2)) + x * np.exp(-0.5 * x * x) * _INV_SQRT_2PI))
+         lambda g, x: g * (0.5 * (1 + np_erf(x * _SQRT1_2)) + x * np.exp(-0.5 * x * x) * _INV_SQRT_2PI))
 register("gelu_bwd", "cupy", cuda.elementwise("gelu_bwd"))
 
 

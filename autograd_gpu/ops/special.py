@@ -54,12 +54,13 @@ _erf_py = np.frompyfunc(math.erf, 1, 1)
 _erfc_py = np.frompyfunc(math.erfc, 1, 1)
 
 
-def _np_erf(x):
-    return (_sp_erf(x) if _sp_erf is not None else _erf_py(x)).astype(x.dtype, copy=False)
+def np_erf(x):
+    """erf of an array (SciPy's when installed, else the math library's per element), x's dtype."""
+    return np.asarray(_sp_erf(x) if _sp_erf is not None else _erf_py(x), dtype=x.dtype)
 
 
 def _np_erfc(x):
-    return (_sp_erfc(x) if _sp_erfc is not None else _erfc_py(x)).astype(x.dtype, copy=False)
+    return np.asarray(_sp_erfc(x) if _sp_erfc is not None else _erfc_py(x), dtype=x.dtype)
 
 
 def _np_erfinv(x):
@@ -75,7 +76,7 @@ def _np_erfinv(x):
                      -0.0076224613, 0.00943887047, 1.00167406, 2.83297682], wl)
     y = np.where(small, ps, pl) * x
     for _ in range(2):
-        y = y - (_np_erf(y.astype(np.float64)) - x) / (_TWO_OVER_SQRT_PI * np.exp(-y * y))
+        y = y - (np_erf(y.astype(np.float64)) - x) / (_TWO_OVER_SQRT_PI * np.exp(-y * y))
     y = np.where(np.abs(x) == 1, np.copysign(np.inf, x), y)
     return np.where(np.abs(x) > 1, np.nan, y).astype(x.dtype, copy=False)
 
@@ -183,7 +184,7 @@ class Atanh(Pointwise, name="atanh", numpy=np.arctanh, saves=0, inplace=True, al
 
 
 # erf family ---------------------------------------------------------------------------------
-class Erf(Pointwise, name="erf", numpy=_np_erf, saves=0, inplace=True):
+class Erf(Pointwise, name="erf", numpy=np_erf, saves=0, inplace=True):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
