@@ -4,7 +4,7 @@ layers below (autograd, engine, the Tensor itself) get the few ops they call thr
 from .. import dispatch as _dispatch
 from . import registry
 from . import (activation, arithmetic, bitwise, broadcast, compare, copy, creation, extrema,  # noqa: F401
-               gather_scatter, index, inplace, join, layout, linalg, padding, rearrange, reduce, scan, shape,
+               gather_scatter, index, inplace, join, layout, linalg, masked, padding, rearrange, reduce, scan, shape,
                scatter_reduce, softmaxes, sorting, special, take_put, unary)
 
 for _name, _fn in (("tensor", creation.tensor), ("rebuild", creation._rebuild), ("clone", copy.clone),

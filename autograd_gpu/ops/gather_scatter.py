@@ -27,8 +27,8 @@ from ._common import broadcast_shapes, check_same_device, kernel, wrap_dim
 from .arithmetic import remainder
 from .broadcast import expand
 from .creation import tensor
-from .index import MaskedFill, _bool_mask, _zeros
-from .inplace import _check_shape, _check_writable, _needs_grad, _unalias
+from .index import _zeros
+from .inplace import _check_writable, _needs_grad, _unalias
 from .padding import ConstantPad
 from .registry import export
 from .shape import reshape
@@ -316,18 +316,6 @@ def index_fill(input: Tensor, dim: int, index: Tensor, value) -> Tensor:
 def index_fill_(self: Tensor, dim: int, index: Tensor, value) -> Tensor:
     d, index, check = _index_fill_args(self, dim, index, value)
     return _inplace(IndexFillTensor if isinstance(value, Tensor) else IndexFill, self, d, index, value, check)
-
-
-@export
-def masked_fill_(self: Tensor, mask: Tensor, value) -> Tensor:
-    """In-place ``masked_fill`` (``index.MaskedFill``'s node): ``mask`` broadcasts to ``self``'s shape."""
-    mask = _bool_mask(mask, "masked_fill_")
-    if isinstance(value, Tensor) and value._data.ndim != 0:
-        raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
-                           f"{value._data.ndim} dimension(s).")
-    check_same_device(self, mask, value)
-    _check_shape(self, mask._data.shape)
-    return _inplace(MaskedFill, self, mask, value)
 
 
 # gather / scatter / scatter_add ----------------------------------------------------------------

@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import dtypes as _dt
 from ..tensor import Tensor
+from .arithmetic import div
 from .compare import isfinite, where
 from .creation import zeros_like
 from .declare import OUT, Pointwise, check_int_divisor, run, run_float, same_dtype, wrap
@@ -254,7 +255,6 @@ class Fmod(Pointwise, name="fmod", numpy=_np_fmod, promote="same", inplace=True,
         need = ctx.needs_input_grad
         gy = None
         if need[1]:
-            from .arithmetic import div
             gy = -g * div(x, y, rounding_mode="trunc")
         return g if need[0] else None, gy
 
