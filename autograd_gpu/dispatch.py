@@ -9,6 +9,7 @@ The autograd layer and the engine sit below the ops, so they never import them: 
 """
 from __future__ import annotations
 
+import inspect
 import math
 import re
 from typing import Callable
@@ -59,6 +60,69 @@ def kernel(op: str, t) -> Callable:
         return t._device._table[op]
     except (KeyError, TypeError):
         return lookup(op, t._device.backend.name)
+
+
+# NumPy's floating-point warnings, silenced per kernel call --------------------------------
+# PyTorch never warns on log(0), x/0, sqrt(-1), overflow or 0*inf; NumPy does, and a user running
+# with warnings as errors then gets exceptions. ``np.errstate`` costs about 1 us per call (it
+# builds its state object each time); setting NumPy's own context variable to a prebuilt "ignore"
+# state costs a quarter of that, and nothing when a caller (the engine's backward loop,
+# ``quiet_scope``) has set it already. The variable is private: without it, ``np.errstate`` does
+# the job.
+try:
+    from numpy._core._ufunc_config import _extobj_contextvar as _ERR_VAR
+    from numpy._core.umath import _make_extobj
+    _IGNORE = _make_extobj(all="ignore")
+    _err_get, _err_set, _err_reset = _ERR_VAR.get, _ERR_VAR.set, _ERR_VAR.reset
+except (ImportError, AttributeError, TypeError):   # pragma: no cover - another NumPy layout
+    _err_set = None
+
+
+def quiet(fn: Callable) -> Callable:
+    """``fn`` (a NumPy kernel) with NumPy's floating-point warnings off for the duration of each call."""
+    if getattr(fn, "_quiet", False):
+        return fn
+    if _err_set is None:   # pragma: no cover
+        def impl(*args, **kwargs):
+            with np.errstate(all="ignore"):
+                return fn(*args, **kwargs)
+    else:
+        def impl(*args, **kwargs):
+            if _err_get() is _IGNORE:
+                return fn(*args, **kwargs)
+            token = _err_set(_IGNORE)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _err_reset(token)
+    impl._quiet = True
+    impl.__name__ = getattr(fn, "__name__", "kernel")
+    impl.__signature__ = _signature(fn)   # what the kernel takes, for the tests' arity checks
+    return impl
+
+
+class quiet_scope:
+    """NumPy's floating-point warnings off for a whole block (the backward pass): the ``quiet``
+    kernels inside then skip their own switch."""
+
+    def __enter__(self) -> None:
+        self._token = _err_set(_IGNORE) if _err_set is not None else None
+        if self._token is None:   # pragma: no cover
+            self._state = np.errstate(all="ignore")
+            self._state.__enter__()
+
+    def __exit__(self, *exc) -> None:
+        if self._token is not None:
+            _err_reset(self._token)
+        else:   # pragma: no cover
+            self._state.__exit__(*exc)
+
+
+def _signature(fn) -> inspect.Signature:
+    if isinstance(fn, np.ufunc):
+        return inspect.Signature([inspect.Parameter(f"x{i}", inspect.Parameter.POSITIONAL_ONLY)
+                                  for i in range(fn.nin)])
+    return inspect.signature(fn)
 
 
 # Python numbers as kernel operands ---------------------------------------------------------

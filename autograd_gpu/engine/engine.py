@@ -11,13 +11,12 @@ import math
 import operator
 from heapq import heappop, heappush
 
-import numpy as np
 
 from ..autograd import anomaly
 from ..autograd.grad_mode import _state as _grad_state
 from ..autograd.graph import ACCUMULATE_LOCK
 from ..device import CPU, Device, current_index, set_current_index
-from ..dispatch import kernel, op
+from ..dispatch import kernel, op, quiet_scope
 from .graph_task import DONE, GraphRoot, GraphTask, LocalQueue, SharedQueue, node_device, priority
 from .workers import current_worker_device, worker_for
 
@@ -63,7 +62,7 @@ def run_backward(root_edges: list, root_grads: list, keep_graph: bool, create_gr
         _grad_state.enabled = create_graph
         task.outstanding = 1
         task.caller_queue.put((priority(root), next(_tiebreak), root, []))
-        with np.errstate(all="ignore"):  # inf/nan in a gradient is data, not a warning (as in PyTorch)
+        with quiet_scope():  # inf/nan in a gradient is data, not a warning (as in PyTorch)
             _loop(task)
     finally:
         _grad_state.enabled = prev_grad

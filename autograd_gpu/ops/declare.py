@@ -32,7 +32,7 @@ from ..autograd.function import Function
 from ..autograd.recording import OUT
 from ..backends import cuda as _cuda
 from ..device import get_backend
-from ..dispatch import kernel, register, scalar_for, scalar_of
+from ..dispatch import kernel, quiet, register, scalar_for, scalar_of
 from ..tensor import Tensor, wrap
 from ._common import broadcast_shapes, check_same_device
 from .creation import zeros_like
@@ -46,48 +46,6 @@ _BOOL = np.dtype(np.bool_)
 _NDARRAY = np.ndarray
 _INF = math.inf
 _SCALARS = (builtins.int, builtins.float, builtins.bool)
-
-
-# NumPy's floating-point warnings, silenced per kernel call --------------------------------
-# PyTorch never warns on log(0), x/0, sqrt(-1), overflow or 0*inf; NumPy does, and a user running
-# with warnings as errors then gets exceptions. ``np.errstate`` costs about 1 us per call (it
-# builds its state object each time); setting NumPy's own context variable to a prebuilt "ignore"
-# state costs a tenth of that. The variable is private: without it, ``np.errstate`` does the job.
-try:
-    from numpy._core._ufunc_config import _extobj_contextvar as _ERR_VAR
-    from numpy._core.umath import _make_extobj
-    _IGNORE = _make_extobj(all="ignore")
-    _err_set, _err_reset = _ERR_VAR.set, _ERR_VAR.reset
-except (ImportError, AttributeError, TypeError):   # pragma: no cover - another NumPy layout
-    _err_set = None
-
-
-def quiet(fn):
-    """``fn`` (a NumPy kernel) with NumPy's floating-point warnings off for the duration of each call."""
-    if getattr(fn, "_quiet", False):
-        return fn
-    if _err_set is None:   # pragma: no cover
-        def impl(*args, **kwargs):
-            with np.errstate(all="ignore"):
-                return fn(*args, **kwargs)
-    else:
-        def impl(*args, **kwargs):
-            token = _err_set(_IGNORE)
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                _err_reset(token)
-    impl._quiet = True
-    impl.__name__ = getattr(fn, "__name__", "kernel")
-    impl.__signature__ = _signature(fn)   # what the kernel takes, for the tests' arity checks
-    return impl
-
-
-def _signature(fn) -> inspect.Signature:
-    if isinstance(fn, np.ufunc):
-        return inspect.Signature([inspect.Parameter(f"x{i}", inspect.Parameter.POSITIONAL_ONLY)
-                                  for i in range(fn.nin)])
-    return inspect.signature(fn)
 
 
 def check_int_divisor(y) -> None:
