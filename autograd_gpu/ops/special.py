@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from .. import dtypes as _dt
-from ..tensor import Tensor
+from ..tensor import _CPP_NAMES, Tensor
 from .arithmetic import div
 from .compare import isfinite, where
 from .creation import zeros_like
@@ -36,9 +36,8 @@ _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 _SQRT_PI_OVER_2 = math.sqrt(math.pi) / 2.0
-# PyTorch's dtype names in its dtype-check messages (``expected dtype float for `end` ...``)
-_C_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int", "int32": "int",
-            "int16": "short int", "int8": "signed char", "uint8": "unsigned char", "bool": "bool"}
+# PyTorch's C++ dtype names in its dtype-check messages (``expected dtype float for `end` ...``)
+_C_NAMES = _CPP_NAMES
 
 
 def _not_implemented(kernel_name: str, dtype: np.dtype):
