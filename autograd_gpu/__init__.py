@@ -13,7 +13,8 @@ from .tensor import Tensor
 from . import api as _api  # noqa: F401 - binds Tensor methods, operators and ag.autograd's functions
 from .ops import registry as _registry
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
-from . import autograd, cuda, nn, utils
+from . import autograd, cuda, nn, optim, utils
+from .serialization import load, save
 
 globals().update(_registry.FUNCTIONS)   # ag.<op> for every op declared with a function
 

@@ -6,6 +6,8 @@ from . import registry
 from . import (activation, arithmetic, bitwise, broadcast, compare, copy, creation, extrema,  # noqa: F401
                gather_scatter, index, inplace, join, layout, linalg, masked, padding, rearrange, reduce, scan, shape,
                scatter_reduce, softmaxes, sorting, special, take_put, unary)
+from . import (attention, conv, dropout, embedding, fold, interpolate, linear, loss, normalization,  # noqa: F401
+               pooling, sampling)
 
 for _name, _fn in (("tensor", creation.tensor), ("rebuild", creation._rebuild), ("clone", copy.clone),
                    ("zeros_like", creation.zeros_like), ("ones_like", creation.ones_like),

@@ -1,9 +1,9 @@
-"""The layers of ``ag.nn``, one module per family as in PyTorch's ``torch/nn/modules``."""
-from .activation import (CELU, ELU, GELU, SELU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax,
-                         Mish, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softmin, Softplus, Softsign, Tanh)
-from .container import Sequential
-from .module import Module
+"""The layers of ``ag.nn``, one module per family as in PyTorch's ``torch/nn/modules``; each family
+lists its layers in its own ``__all__``."""
+from . import (activation, batchnorm, container, conv, dropout, flatten, fold, linear, loss, module,
+               normalization, pooling, rnn, sparse, upsampling)
 
-__all__ = ["Module", "Sequential", "ReLU", "ReLU6", "Sigmoid", "Tanh", "GELU", "SiLU", "Softplus", "LeakyReLU", "ELU",
-           "CELU", "SELU", "Mish", "Hardtanh", "Hardsigmoid", "Hardswish", "LogSigmoid", "Softsign", "Softmax",
-           "LogSoftmax", "Softmin"]
+_FAMILIES = (module, container, activation, linear, flatten, sparse, conv, fold, pooling, upsampling,
+             normalization, batchnorm, dropout, rnn, loss)
+__all__ = [name for fam in _FAMILIES for name in fam.__all__]
+globals().update({name: getattr(fam, name) for fam in _FAMILIES for name in fam.__all__})

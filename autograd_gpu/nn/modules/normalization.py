@@ -1,0 +1,4 @@
+"""``LayerNorm`` and ``GroupNorm``."""
+from __future__ import annotations
+
+__all__: list[str] = []

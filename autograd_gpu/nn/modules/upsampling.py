@@ -1,0 +1,4 @@
+"""``Upsample`` (``F.interpolate`` as a layer)."""
+from __future__ import annotations
+
+__all__: list[str] = []

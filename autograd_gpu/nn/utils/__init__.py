@@ -1,0 +1,1 @@
+"""``ag.nn.utils``: gradient clipping and parameter/vector conversion."""

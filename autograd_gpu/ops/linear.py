@@ -1,0 +1,2 @@
+"""``F.linear`` and ``F.bilinear``."""
+from __future__ import annotations

@@ -1,0 +1,2 @@
+"""The losses of ``ag.nn.functional`` with ``reduction``, ``weight``, ``ignore_index``, ..."""
+from __future__ import annotations

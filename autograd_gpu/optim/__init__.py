@@ -1,0 +1,1 @@
+"""``ag.optim``: optimizers and ``lr_scheduler``."""
