@@ -1,4 +1,4 @@
-"""``ag.utils``: training helpers mirroring ``torch.utils`` (``checkpoint``; ``data`` lives beside it)."""
-from . import checkpoint
+"""``ag.utils``: training helpers mirroring ``torch.utils`` (``checkpoint``, ``data``)."""
+from . import checkpoint, data
 
-__all__ = ["checkpoint"]
+__all__ = ["checkpoint", "data"]
