@@ -19,6 +19,7 @@ from ...autograd import no_grad
 from ...device import Device
 from ...tensor import Tensor, type_name
 from ..parameter import Parameter
+from ._hooks import HooksMixin, RemovableHandle, call_with_hooks
 
 __all__ = ["Module"]
 
@@ -50,9 +51,9 @@ class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpec
     __str__ = __repr__
 
 
-class Module:
+class Module(HooksMixin):
     """Base class of all layers: subclasses set parameters, buffers and submodules as attributes
-    in ``__init__`` (after ``super().__init__()``) and define ``forward``."""
+    in ``__init__`` (after ``super().__init__()``) and define ``forward``. Hooks: ``_hooks.py``."""
 
     training: bool
     _version: int = 1
@@ -76,6 +77,8 @@ class Module:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args, **kwargs):
+        if self._hooked:
+            return call_with_hooks(self, args, kwargs)
         return self.forward(*args, **kwargs)
 
     # registration ----------------------------------------------------------------------
