@@ -385,14 +385,23 @@ def initial_seed() -> int | None:
     return _initial_seed()
 
 
-def _gen(device) -> tuple:
+def _gen(device, generator=None) -> tuple:
+    """(device, backend generator): ``generator``'s stream when given (an ``ag.Generator``, which must
+    be of the device's type, as PyTorch checks), else the device's default one."""
     dev = resolve_device(device)
-    return dev, dev.backend.generator(dev.index)
+    if generator is None:
+        return dev, dev.backend.generator(dev.index)
+    impl = getattr(generator, "_impl", None)
+    if impl is None:
+        raise TypeError(f"expected a Generator, not {type(generator).__name__}")
+    if impl.device_type != dev.type:
+        raise RuntimeError(f"Expected a '{dev.type}' device type for generator but found '{impl.device_type}'")
+    return dev, impl
 
 
-def _random(sampler, size, dtype, device, requires_grad, fn: str) -> Tensor:
+def _random(sampler, size, dtype, device, requires_grad, fn: str, generator=None) -> Tensor:
     size = _size(size, fn)
-    dev, g = _gen(device)
+    dev, g = _gen(device, generator)
     npd = _np_dtype(dtype, _dt.get_default_dtype().np)
     if npd.kind != "f":
         raise NotImplementedError(f'"{_RANDOM_KERNELS[fn]}" not implemented for '
@@ -409,14 +418,22 @@ _RANDOM_KERNELS = {"rand": "check_uniform_bounds", "randn": "normal_kernel_cpu"}
 
 @export(method=False)
 def rand(*size, dtype=None, device=None, requires_grad: bool = False, generator=None) -> Tensor:
-    return _random(lambda g, s, d: g.random(s, dtype=d if d.itemsize >= 4 else np.float32).astype(d, copy=False),
-                   size, dtype, device, requires_grad, "rand")
+    return _random(unit_uniform, size, dtype, device, requires_grad, "rand", generator)
+
+
+def unit_uniform(g, shape: tuple, npd: np.dtype):
+    """Uniforms in [0, 1) of ``npd``. float16 has no draw of its own: a float32 draw rounded to
+    float16 can reach 1.0, so it keeps 11 bits (exact in float16) instead."""
+    if npd.itemsize >= 4:
+        return g.random(shape, dtype=npd)
+    u = g.random(shape, dtype=np.float32)
+    return ((u * 2048).astype(np.int32) * np.float32(1 / 2048)).astype(npd)
 
 
 @export(method=False)
 def randn(*size, dtype=None, device=None, requires_grad: bool = False, generator=None) -> Tensor:
     return _random(lambda g, s, d: g.standard_normal(s, dtype=d if d.itemsize >= 4 else np.float32)
-                   .astype(d, copy=False), size, dtype, device, requires_grad, "randn")
+                   .astype(d, copy=False), size, dtype, device, requires_grad, "randn", generator)
 
 
 @export(method=False)
@@ -442,7 +459,7 @@ def randint(low, high=None, size=None, *, dtype=None, device=None, requires_grad
         if not lo <= high - 1 <= hi:
             raise RuntimeError(f"to - 1 is out of bounds for {c_name}")
     size = _size((size,), "randint")
-    dev, g = _gen(device)
+    dev, g = _gen(device, generator)
     data = _allocate(lambda: g.integers(low, high, size=size), size, np.int64)
     return Tensor._make(data.astype(npd), dev)
 
@@ -455,7 +472,7 @@ def randperm(n: int, *, dtype=None, device=None, requires_grad: bool = False, ge
     npd = _np_dtype(dtype, np.dtype(np.int64))
     if npd.kind == "b":
         raise NotImplementedError("\"randperm\" not implemented for 'Bool'")
-    dev, g = _gen(device)
+    dev, g = _gen(device, generator)
     return Tensor._make(_allocate(lambda: g.permutation(n), (n,), np.int64).astype(npd), dev)
 
 
