@@ -111,6 +111,17 @@ CONTRACT = {
                                  "take_fwd", "put_fwd", "scatter_reduce_fwd", "index_copy_fwd")},
               "scatter_count": ("int32",), "scatter_mean": A},
     "copy": {"copy": ALL, "triangle": AB},
+    "embedding": {"embedding_fwd": F, "embedding_bwd": F, "embedding_row_factor": F, "embedding_count": ("int32",),
+                  "one_hot_fwd": ("int64",)},
+    "conv": {"im2col_fwd": F, "col2im_fwd": F},
+    "pooling": {k: F for k in ("max_pool_fwd", "max_pool_bwd", "avg_pool_fwd", "avg_pool_bwd", "adaptive_max_pool_fwd",
+                               "pool_gather_fwd", "pool_scatter_fwd", "pool_scatter_add_fwd")},
+    "interpolate": {"interp_fwd": F},
+    "norm": {k: F for k in ("layer_norm_fwd", "layer_norm_bwd", "layer_norm_bwd_params", "batch_norm_fwd_stats",
+                            "batch_norm_fwd", "batch_norm_bwd_reduce", "batch_norm_bwd")},
+    "loss": {k: F for k in ("cross_entropy_fwd", "cross_entropy_bwd", "cross_entropy_fwd_prob", "cross_entropy_bwd_prob",
+                            "nll_loss_fwd", "nll_loss_bwd")},
+    "optim": {k: F for k in ("sgd_step", "adam_step", "rmsprop_step", "adagrad_step")},
 }
 
 

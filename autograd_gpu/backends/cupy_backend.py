@@ -222,30 +222,66 @@ def _max_blocks(dev: int) -> int:
 # ---------------------------------------------------------------------------------
 # the Backend
 class _CudaGenerator:
-    """NumPy-Generator-like sampling on one device (CuPy's Generator; permutation via argsort)."""
+    """One CUDA random stream as PyTorch keeps it: a Philox key (the seed) and a counter offset,
+    both on the host. Each draw of n numbers takes blocks [offset, offset + n) and advances the
+    offset (``kernels/random.cu``), so the state is 16 bytes and round-trips exactly.
+    NumPy-Generator-like methods for the sampling ops (permutation: argsort of uniforms)."""
+
+    device_type = "cuda"
 
     def __init__(self, dev: int, seed: int) -> None:
-        cp = _cupy()
         self.dev = dev
-        with cp.cuda.Device(dev):
-            self._g = cp.random.default_rng(seed)
+        self.manual_seed(seed)
+
+    def manual_seed(self, seed: int) -> None:
+        self.initial_seed = int(seed) % (1 << 64)
+        self.offset = 0
+
+    def philox(self, n: int) -> tuple[int, int]:
+        """(seed, offset) for a draw of ``n`` blocks, reserved by advancing the offset."""
+        off = self.offset
+        self.offset = (off + max(int(n), 1)) % (1 << 64)
+        return self.initial_seed, off
 
     def random(self, shape, dtype=np.float64):
-        with _cupy().cuda.Device(self.dev):
-            return self._g.random(shape, dtype=dtype)
+        from . import cuda_random
+        shape = tuple(shape) if isinstance(shape, (tuple, list)) else (int(shape),)
+        return cuda_random.uniform(self.dev, shape, dtype, *self.philox(int(np.prod(shape))))
 
     def standard_normal(self, shape, dtype=np.float64):
-        with _cupy().cuda.Device(self.dev):
-            return self._g.standard_normal(shape, dtype=dtype)
+        from . import cuda_random
+        shape = tuple(shape) if isinstance(shape, (tuple, list)) else (int(shape),)
+        return cuda_random.normal(self.dev, shape, dtype, *self.philox(int(np.prod(shape))))
 
-    def integers(self, low, high=None, size=None):
-        with _cupy().cuda.Device(self.dev):
-            return self._g.integers(low, high, size=size, dtype=np.int64)
+    def integers(self, low, high=None, size=None, dtype=np.int64):
+        from . import cuda_random
+        if high is None:
+            low, high = 0, low
+        shape = () if size is None else tuple(size) if isinstance(size, (tuple, list)) else (int(size),)
+        out = cuda_random.randint(self.dev, shape, int(low), int(high), *self.philox(int(np.prod(shape))))
+        return out if np.dtype(dtype) == np.int64 else out.astype(dtype)
 
     def permutation(self, n: int):
         cp = _cupy()
+        keys = self.random((int(n),), np.float64)
         with cp.cuda.Device(self.dev):
-            return cp.argsort(self._g.random(int(n), dtype=np.float64)).astype(np.int64)
+            return cp.argsort(keys).astype(np.int64)
+
+    def host_rng(self) -> np.random.Generator:
+        """A NumPy generator keyed by a fresh draw, for the samplers that have no kernel (poisson)."""
+        seed, off = self.philox(1)
+        return np.random.Generator(np.random.Philox(key=seed, counter=off))
+
+    def get_state(self) -> np.ndarray:
+        """16 bytes: seed and offset, little-endian uint64 (PyTorch's CUDA state layout)."""
+        return np.array([self.initial_seed, self.offset], dtype="<u8").view(np.uint8).copy()
+
+    def set_state(self, state: np.ndarray) -> None:
+        state = np.ascontiguousarray(state, np.uint8)
+        if state.size != 16:
+            raise RuntimeError(f"Expected a CUDA generator state of size 16 but found the input RNG state size "
+                               f"to be {state.size}")
+        self.initial_seed, self.offset = (int(v) for v in state.view("<u8"))
 
 
 class CupyBackend:
@@ -311,8 +347,10 @@ class CupyBackend:
         return name.decode() if isinstance(name, bytes) else str(name)
 
     def manual_seed(self, seed: int) -> None:
+        """Reseed every device's default generator in place (``Generator`` objects wrap them)."""
         self._seed = int(seed)
-        self._generators.clear()
+        for g in self._generators.values():
+            g.manual_seed(self._seed)
 
     def generator(self, index: int | None) -> _CudaGenerator:
         dev = index or 0
@@ -320,6 +358,10 @@ class CupyBackend:
         if g is None:
             g = self._generators[dev] = _CudaGenerator(dev, self._seed)
         return g
+
+    def new_generator(self, index: int | None, seed: int | None = None) -> _CudaGenerator:
+        """A generator of its own (``ag.Generator('cuda')``); PyTorch's default seed when none is given."""
+        return _CudaGenerator(index or 0, 67280421310721 if seed is None else seed)
 
 
 

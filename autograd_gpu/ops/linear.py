@@ -60,3 +60,36 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         if bias.dtype != input.dtype or bias.ndim > 1 or (bias.ndim == 1 and bias.shape[0] != weight.shape[0]):
             return Linear.apply(input, weight, None) + bias
     return Linear.apply(input, weight, bias)
+
+
+@export(nn=True, function=False, method=False)
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """PyTorch's ``F.bilinear``: ``y[..., o] = x1 @ weight[o] @ x2 + bias[o]`` for ``x1 (*, in1)``,
+    ``x2 (*, in2)``, ``weight (out, in1, in2)``. One GEMM of x1 against the weight laid out as
+    (in1, out·in2), then a product with x2 summed over in2; made of differentiable ops, so double
+    backward works."""
+    if input1.ndim != input2.ndim:
+        raise RuntimeError(f"bilinear(): input dimensions do not match: got {input1.ndim} and {input2.ndim}")
+    for d in range(input1.ndim - 1):
+        if input1.shape[d] != input2.shape[d]:
+            raise RuntimeError(f"bilinear(): input batch dimensions do not match at dim {d}: got "
+                               f"{input1.shape[d]} and {input2.shape[d]}")
+    out, in1, in2 = weight.shape
+    if input1.shape[-1] != in1:
+        raise RuntimeError(f"bilinear(): input1 size does not match weight size: got {input1.shape[-1]} but "
+                           f"expected {in1}")
+    if input2.shape[-1] != in2:
+        raise RuntimeError(f"bilinear(): input2 size does not match weight size: got {input2.shape[-1]} but "
+                           f"expected {in2}")
+    if bias is not None and (bias.ndim != 1 or bias.shape[0] != out):
+        raise RuntimeError(f"bilinear(): bias size does not match weight size: got "
+                           f"{bias.shape[0] if bias.ndim else 0} but expected {out}")
+    check_same_device(input1, input2, weight)
+    lead = tuple(input1.shape[:-1])
+    x1 = input1.reshape(-1, in1)
+    x2 = input2.reshape(-1, 1, in2)
+    t = matmul(x1, weight.permute(1, 0, 2).reshape(in1, out * in2)).reshape(-1, out, in2)
+    y = (t * x2).sum(-1)
+    if bias is not None:
+        y = y + bias
+    return y.reshape(lead + (out,))
