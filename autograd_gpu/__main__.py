@@ -1,4 +1,4 @@
-"""``python -m autograd_gpu``: the ``autograd-gpu`` command (devices, then a small training run)."""
+"""``python -m autograd_gpu``: the ``autograd-gpu`` command (``train``, ``info``, ``bench``)."""
 import sys
 
 from .cli import main

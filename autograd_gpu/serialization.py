@@ -111,11 +111,15 @@ def _serialize(obj: Any) -> bytes:
     return st_save(w.arrays, metadata={_KEY: json.dumps(meta)})
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Temp file in the same folder, fsync, rename over ``path``, fsync the folder."""
+def write_atomic(path: Path, data: bytes) -> None:
+    """Temp file in the same folder, fsync, rename over ``path``, fsync the folder. The file gets
+    the mode a plain ``open`` would give it (mkstemp's is 0600)."""
     folder = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -146,7 +150,7 @@ def save(obj: Any, f, pickle_module: Any = None, pickle_protocol: int | None = N
     accepted for PyTorch compatibility and ignored: nothing is pickled."""
     data = _serialize(obj)
     if isinstance(f, (str, os.PathLike)):
-        _write_atomic(Path(f), data)
+        write_atomic(Path(f), data)
     elif hasattr(f, "write"):
         f.write(data)
     else:
