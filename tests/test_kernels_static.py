@@ -365,8 +365,7 @@ def test_conventions_parsed():
 
 
 def _launcher_opts(fn) -> dict:
-    import inspect
-    return inspect.getclosurevars(fn).nonlocals.get("opts", {})
+    return getattr(fn, "options", {})
 
 
 def test_registrations_use_the_family_of_their_call_convention():

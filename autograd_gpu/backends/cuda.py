@@ -22,16 +22,25 @@ def _family(family: str):
     return getattr(mod, family)
 
 
-def _lazy(family: str, kernel: str, **opts) -> Callable:
+def lazy(build: Callable[[], Callable], name: str, kernel_file: str | None = None) -> Callable:
+    """A function that calls ``build()`` on its first call (importing CuPy then) and forwards to
+    what it returned from then on; ``name`` and ``kernel_file`` tell the tests which kernel it launches."""
     impl = None
 
     def run(*args, **kwargs):
         nonlocal impl
         if impl is None:
-            impl = _family(family)(kernel, **opts)
+            impl = build()
         return impl(*args, **kwargs)
-    run.__name__ = f"cuda_{family}_{kernel}"
-    run.__qualname__ = run.__name__
+    run.__name__ = run.__qualname__ = name
+    if kernel_file is not None:
+        run.kernel_file = kernel_file
+    return run
+
+
+def _lazy(family: str, kernel: str, **opts) -> Callable:
+    run = lazy(lambda: _family(family)(kernel, **opts), f"cuda_{family}_{kernel}")
+    run.options = opts
     return run
 
 

@@ -9,6 +9,8 @@ from typing import Callable
 
 import numpy as np
 
+from .cuda import lazy
+
 
 def _impl(name: str) -> Callable:
     from .cuda_copy import contiguous
@@ -37,13 +39,5 @@ def _impl(name: str) -> Callable:
 
 
 def launcher(name: str) -> Callable:
-    impl = None
-
-    def run(*args):
-        nonlocal impl
-        if impl is None:
-            impl = _impl(name)
-        return impl(*args)
-    run.__name__ = run.__qualname__ = f"cuda_interpolate_{name}"
-    run.kernel_file = "interpolate"
-    return run
+    """The CuPy implementation of ``name`` (same signature as the NumPy one), built on first call."""
+    return lazy(lambda: _impl(name), f"cuda_interpolate_{name}", "interpolate")

@@ -12,6 +12,8 @@ from typing import Callable
 
 import numpy as np
 
+from .cuda import lazy
+
 PARAMS_DTYPE = np.dtype([("v", np.int64, (22,))])   # struct PoolParams in pooling.cu
 
 
@@ -113,13 +115,4 @@ def _impl(name: str) -> Callable:
 
 def launcher(name: str) -> Callable:
     """The CuPy implementation of ``name`` (same signature as the NumPy one), built on first call."""
-    impl = None
-
-    def run(*args):
-        nonlocal impl
-        if impl is None:
-            impl = _impl(name)
-        return impl(*args)
-    run.__name__ = run.__qualname__ = f"cuda_pooling_{name}"
-    run.kernel_file = "pooling"
-    return run
+    return lazy(lambda: _impl(name), f"cuda_pooling_{name}", "pooling")
