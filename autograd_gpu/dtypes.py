@@ -61,8 +61,8 @@ def to_numpy(dtype) -> np.dtype:
     """Accepts a DType, a NumPy dtype or its name; returns the NumPy dtype."""
     if isinstance(dtype, DType):
         return dtype.np
-    if dtype is builtins_float:
-        return _default_float.np
+    if dtype is builtins_float:     # PyTorch: the Python type float is float64, whatever the default
+        return np.dtype(np.float64)
     if dtype is builtins_int:
         return np.dtype(np.int64)
     if dtype is builtins_bool:

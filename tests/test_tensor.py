@@ -240,3 +240,12 @@ def test_inherited_dispatch_sees_later_registrations(monkeypatch):
     monkeypatch.setitem(dispatch._tables["numpy"], "probe_op", lambda x: "second")
     assert dispatch.lookup("probe_op", "fake")(0) == "second"
     assert "probe_op" not in dispatch._tables["fake"]
+
+
+def test_python_types_as_dtypes_are_pytorchs():
+    """``dtype=float`` is float64 (not the default dtype), ``int`` int64, ``bool`` bool, as in PyTorch."""
+    ag.set_default_dtype(ag.float32)
+    assert ag.zeros(2, dtype=float).dtype == ag.float64
+    assert ag.tensor([1], dtype=float).dtype == ag.float64
+    assert ag.ones(2).to(float).dtype == ag.float64
+    assert ag.ones(2, dtype=int).dtype == ag.int64 and ag.ones(2, dtype=bool).dtype == ag.bool
