@@ -121,9 +121,22 @@ def _corpus(text: str | None) -> tuple[str, str]:
     return body, f"{len(files)} Python standard library files ({len(body) / 1e6:.2f}M chars)"
 
 
+def _check_train_flags(ns: argparse.Namespace) -> None:
+    for flag in ("steps", "batch_size", "block_size", "n_layer", "n_head", "n_embd", "eval_interval"):
+        if getattr(ns, flag) <= 0:
+            raise UsageError(f"--{flag.replace('_', '-')} must be a positive integer (got {getattr(ns, flag)})")
+    if ns.n_embd % ns.n_head:
+        raise UsageError(f"--n-embd ({ns.n_embd}) must be divisible by --n-head ({ns.n_head})")
+    if not 0 <= ns.dropout < 1:
+        raise UsageError(f"--dropout must be in [0, 1) (got {ns.dropout})")
+    if not ns.lr > 0:
+        raise UsageError(f"--lr must be positive (got {ns.lr})")
+    if ns.warmup < 0 or ns.sample_chars < 0:
+        raise UsageError("--warmup and --sample-chars must not be negative")
+
+
 def train(ns: argparse.Namespace) -> int:
-    if ns.steps <= 0:
-        raise UsageError(f"--steps must be a positive integer (got {ns.steps})")
+    _check_train_flags(ns)
     device = check_device(ns.device or best_device())
     text, source = _corpus(ns.text)
     cfg = TrainConfig(steps=ns.steps, batch_size=ns.batch_size, block_size=ns.block_size, n_layer=ns.n_layer,
@@ -132,7 +145,14 @@ def train(ns: argparse.Namespace) -> int:
                       sample_chars=ns.sample_chars, device=device, out=ns.out, text=ns.text)
     if ns.resume and not (Path(ns.out) / CHECKPOINT).is_file():
         raise UsageError(f"--resume: no checkpoint {CHECKPOINT} in {ns.out}")
-    trainer = Trainer(cfg, text, resume=ns.resume)
+    if Path(ns.out).exists() and not Path(ns.out).is_dir():
+        raise UsageError(f"--out {ns.out}: not a folder")
+    try:
+        trainer = Trainer(cfg, text, resume=ns.resume)
+    except (RuntimeError, ValueError) as e:   # a corrupted checkpoint, a text outside its vocabulary
+        if not ns.resume:
+            raise
+        raise UsageError(f"--resume: {e}") from None
     m = trainer.model_cfg
     print(f"training a GPT ({m.n_layer} layers, {m.n_head} heads, d={m.n_embd}, context {m.block_size}, "
           f"{trainer.model.num_parameters() / 1e6:.2f}M parameters) on {device}")
@@ -188,7 +208,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--device", default=None,
                         help="cpu, cuda or cuda:N (default: cuda when available, else cpu; or $AUTOGRAD_GPU_DEVICE)")
-    parser = argparse.ArgumentParser(prog="autograd-gpu", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="autograd-gpu", description="autograd_gpu's command: train a "
+                                     "character-level GPT (train), list devices and versions (info), run the "
+                                     "benchmarks (bench). Flags may come before or after the sub-command.")
     parser.add_argument("--version", action="version", version=f"autograd-gpu {ag.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="{train,info,bench}")
     d = TrainConfig()

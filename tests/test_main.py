@@ -73,6 +73,9 @@ def test_command_first_keeps_flags_given_before_the_subcommand():
 @pytest.mark.parametrize("argv, message", [
     (["train", "--steps", "0"], "--steps must be a positive integer (got 0)"),
     (["train", "--device", "tpu"], "--device 'tpu'"),
+    (["train", "--batch-size", "-1"], "--batch-size must be a positive integer (got -1)"),
+    (["train", "--n-embd", "30", "--n-head", "4"], "--n-embd (30) must be divisible by --n-head (4)"),
+    (["train", "--dropout", "1.5"], "--dropout must be in [0, 1) (got 1.5)"),
     (["train", "--device", "cuda:99"], "--device cuda:99"),
     (["train", "--text", "/nonexistent/corpus.txt"], "--text /nonexistent/corpus.txt: no such file"),
 ])
@@ -152,6 +155,9 @@ def test_interrupted_write_and_truncated_checkpoint(tmp_path, monkeypatch):
     path.write_bytes(before[: len(before) // 2])
     with pytest.raises(RuntimeError, match=re.escape(str(path))):
         Trainer(_tiny_cfg(tmp_path, 5), text, resume=True)
+    text_file = tmp_path / "t.txt"
+    text_file.write_text(text)
+    assert cli.main(["train", "--resume", "--out", str(path.parent), "--text", str(text_file), "--device", "cpu"]) == 2
 
 
 def test_ctrl_c_saves_and_stops(tmp_path, monkeypatch):
