@@ -130,18 +130,29 @@ def fmt(v, unit: str) -> str:
 
 
 def table(res: Result) -> str:
-    """Markdown: one column per implementation, then ours/other ratios (>1: we are slower)."""
+    """Markdown: one column per implementation, then ours/other ratios (>1: we are slower, or use
+    more memory). Rows with a ``target`` (the most ours/torch may be) get a target and a met column."""
     impls = [i for i in res.impls if any(r.get(i) is not None for r in res.rows)]
-    ratio_of = [i for i in impls if i != "ours"] if "ours" in impls and res.unit in ("us", "ms") else []
+    ratio_of = [i for i in impls if i != "ours"] if "ours" in impls and res.unit in ("us", "ms", "MiB") else []
+    targets = any(r.get("target") is not None for r in res.rows)
     head = ["case"] + [f"{i} ({res.unit})" for i in impls] + [f"ours/{i}" for i in ratio_of]
+    head += ["target ours/torch", "met?"] if targets else []
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in res.rows:
         cells = [str(r["case"])] + [fmt(r.get(i), res.unit) for i in impls]
         for i in ratio_of:
-            a, b = r.get("ours"), r.get(i)
-            cells.append(f"{a / b:.2f}x" if isinstance(a, float) and isinstance(b, float) and b > 0 else "-")
+            q = _ratio(r.get("ours"), r.get(i))
+            cells.append("-" if q is None else f"{q:.2f}x")
+        if targets:
+            t, q = r.get("target"), _ratio(r.get("ours"), r.get("torch"))
+            met = "-" if q is None else "yes" if q <= t else "MISSED"
+            cells += ["-", "-"] if t is None else [f"<= {t:.2f}x", met]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _ratio(a, b) -> float | None:
+    return a / b if isinstance(a, float) and isinstance(b, float) and b > 0 else None
 
 
 def write(res: Result, cfg: Config) -> tuple[Path, Path]:
@@ -150,8 +161,9 @@ def write(res: Result, cfg: Config) -> tuple[Path, Path]:
     cfg.out.mkdir(parents=True, exist_ok=True)
     stem = f"{res.name}-{res.device.split(':')[0]}-{tag}"
     json_path, md_path = cfg.out / f"{stem}.json", cfg.out / f"{stem}.md"
-    payload = {"name": res.name, "device": res.device, "unit": res.unit, "statistic": "median",
-               "repeat": cfg.repeat, "meta": res.meta, "notes": res.notes, "rows": res.rows}
+    payload = {"name": res.name, "device": res.device, "unit": res.unit,
+               "statistic": res.meta.get("statistic", "median"), "repeat": cfg.repeat, "meta": res.meta,
+               "notes": res.notes, "rows": res.rows}
     json_path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
     md = [f"# {res.name} on {res.device}", "", table(res), ""]
     md += [f"- {n}" for n in res.notes]

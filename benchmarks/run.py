@@ -26,7 +26,8 @@ if importlib.util.find_spec("autograd_gpu") is None:  # a checkout that was not 
 
 from common import RESULTS, Config, machine_meta, table, torch_or_none, write  # noqa: E402
 
-WORKLOADS = ("per_op_overhead", "mlp_step", "handoff", "gpu_bandwidth")
+WORKLOADS = ("per_op_overhead", "mlp_step", "handoff", "gpu_bandwidth",
+             "mlp_train", "cnn_train", "gpt_block_train", "train_memory")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,11 +86,12 @@ def main(argv: list[str] | None = None) -> int:
             continue
         for res in results:
             res.meta = {**meta, **res.meta}
-            print(f"\n{name} on {res.device} (median of {cfg.repeat})")
+            print(f"\n{name} on {res.device} ({res.meta.get('statistic', f'median of {cfg.repeat}')})")
             print(table(res))
             for note in res.notes:
                 print(f"  - {note}")
-            for k in ("loss", "ops_in_chain", "first_step_loss", "max_abs_grad_diff_vs_torch", "gpu",
+            for k in ("loss", "ops_in_chain", "first_step_loss", "second_step_loss",
+                      "per_step_faults_sys", "memory_method", "max_abs_grad_diff_vs_torch", "gpu",
                       "driver (NVML)", "cuda_runtime", "cupy", "copy_GB_per_s"):
                 if k in res.meta:
                     print(f"  - {k}: {res.meta[k]}")
