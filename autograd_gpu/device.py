@@ -75,6 +75,8 @@ def get_backend(device_type: str) -> Backend:
         except RuntimeError as e:
             _errors[device_type] = str(e)
             raise
+        if _seed is not None:   # manual_seed ran before this backend came up: it starts from that seed
+            b.manual_seed(_seed)
         _backends[device_type] = b
         return b
 

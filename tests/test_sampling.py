@@ -1,10 +1,17 @@
 """Random sampling: generators and seeding, distributions, multinomial, in-place samplers, errors."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import autograd_gpu as ag
+
+ROOT = Path(__file__).resolve().parent.parent
 
 TORCH_DEFAULT_SEED = 67280421310721
 
@@ -33,6 +40,19 @@ def test_same_seed_same_numbers_for_every_sampler():
     for x, y, z in zip(a, b, c):
         np.testing.assert_array_equal(x, y)
     assert sum(not np.array_equal(x, z) for x, z in zip(a, c)) >= len(a) - 2
+
+
+def test_first_manual_seed_in_a_fresh_process_takes_effect():
+    """The CPU backend comes up lazily, after the first ``manual_seed``: that seed must still apply
+    (it was silently ignored, so the first seeded run of a script was not reproducible)."""
+    code = ("import autograd_gpu as ag\n"
+            "ag.manual_seed(0); a = ag.randn(5).tolist()\n"
+            "ag.manual_seed(0); b = ag.randn(5).tolist()\n"
+            "print(a == b, ag.initial_seed(), a)")
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout.split(" ", 2) for _ in range(2)]
+    assert runs[0][:2] == ["True", "0"]
+    assert runs[0][2] == runs[1][2]          # and the same numbers in every process
 
 
 def test_generator_is_independent_of_the_global_one():
