@@ -18,7 +18,23 @@ from .serialization import load, save
 
 globals().update(_registry.FUNCTIONS)   # ag.<op> for every op declared with a function
 
-__version__ = "0.1.0"
+
+
+def _version() -> str:
+    """The installed distribution's version; pyproject.toml's (the one place it is written) when
+    this is a checkout used without installing it."""
+    import importlib.metadata
+    try:
+        return importlib.metadata.version("autograd-gpu")
+    except importlib.metadata.PackageNotFoundError:
+        import pathlib
+        import re
+        pyproject = pathlib.Path(__file__).resolve().parent.parent / "pyproject.toml"
+        m = re.search(r'^version = "([^"]+)"', pyproject.read_text(), re.M) if pyproject.is_file() else None
+        return m.group(1) if m else "0+unknown"
+
+
+__version__ = _version()
 
 
 def is_tensor(obj) -> "builtins.bool":

@@ -39,7 +39,7 @@ def wheel(tmp_path_factory) -> zipfile.ZipFile:
             pytest.skip(f"cannot build the wheel: the build backend (hatchling) is not installed and no "
                         f"package index is reachable:\n{log[-800:]}")
         pytest.fail(f"building the wheel failed:\n{log[-4000:]}")
-    wheels = sorted(out.glob("autograd_gpu-0.1.0-*.whl"))
+    wheels = sorted(out.glob("autograd_gpu-*.whl"))
     assert len(wheels) == 1, sorted(p.name for p in out.iterdir())
     with zipfile.ZipFile(wheels[0]) as zf:
         yield zf
@@ -72,9 +72,25 @@ def test_wheel_metadata(wheel):
     assert "Requires-Dist: numpy<3,>=2" in meta or "Requires-Dist: numpy>=2,<3" in meta
     for extra in ("cuda12", "cuda13", "test", "compare"):
         assert f"Provides-Extra: {extra}" in meta
-    assert "cupy-cuda12x[ctk]" in meta and "cupy-cuda13x[ctk]" in meta
+    # the CUDA extras bring only the components we use, not CuPy's whole [ctk] set (cuFFT, cuSOLVER, ...)
+    assert "cupy-cuda12x<15,>=14; extra == 'cuda12'" in meta and "[ctk]" not in meta
+    for cuda in ("12", "13"):
+        assert f"cuda-toolkit[cublas,cudart,nvrtc]=={cuda}.*; extra == 'cuda{cuda}'" in meta, meta
+    assert "Requires-Dist: torch==2.14.*; extra == 'compare'" in meta
+    assert "License-Expression: MIT" in meta and "License-File: LICENSE" in meta
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in wheel.namelist())
+    assert "autograd_gpu/py.typed" in wheel.namelist()    # PEP 561: the type hints are for users too
     entry = wheel.read(dist.replace("METADATA", "entry_points.txt")).decode()
     assert "autograd-gpu = autograd_gpu.cli:main" in entry
+
+
+def test_version_has_one_source():
+    """``ag.__version__`` is the distribution's version, which only pyproject.toml writes."""
+    import re
+
+    import autograd_gpu as ag
+    assert ag.__version__ == re.search(r'^version = "([^"]+)"', (REPO / "pyproject.toml").read_text(), re.M)[1]
+    assert not re.search(r"__version__\s*=\s*[\"']", (REPO / "autograd_gpu" / "__init__.py").read_text())
 
 
 def test_kernel_dir_finds_the_checkout_sources():
