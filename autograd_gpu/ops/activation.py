@@ -23,16 +23,13 @@ from .creation import zeros_like
 from .declare import FusedBackward, Pointwise, quiet as _quiet, run_float, same_dtype, unary_float
 from .inplace import derive_inplace
 from .registry import METHODS, export
-from .special import np_erf
+from .special import blockwise, phi_into
 from .unary import Relu, exp, np_sigmoid as _np_sigmoid, sigmoid, tanh
 
-_SQRT1_2 = 1 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
 _K = math.sqrt(2 / math.pi)   # gelu's tanh approximation: tanh(K (x + C x^3))
 _C = 0.044715
 
-# NumPy has no erf. SciPy's is exact and vectorised, so use it when installed (it is optional);
-# otherwise math.erf, exact too, at the price of a Python call per element.
 # activations with scalar parameters ``a`` (and ``b``) passed to their kernels ------------------------
 # forward names ``a`` as a required operand so the declaration sees more operands than the kernel's
 # tensors and never takes the fast path (which would skip forward, and with it ``ctx.p``)
@@ -99,21 +96,71 @@ def _float_only(x: Tensor, impl: str) -> None:
 
 
 # gelu ---------------------------------------------------------------------------
-register("gelu_fwd", "numpy", _quiet(lambda x: 0.5 * x * (1 + np_erf(x * _SQRT1_2))))
+# NumPy kernels: in-place ufunc chains over 256 KiB blocks (``special.blockwise``) with
+# block-sized scratch; never writing to x or g; float16 computes in float32. Φ(x) = (1 + erf(x/√2))/2
+# is ``special.phi_into``: in float32 erf's tanh form with the 1/√2 folded in.
+def _gelu(out, x):   # x Φ(x)
+    phi_into(out, x)
+    np.multiply(out, x, out=out)
+
+
+def _gelu_bwd(out, g, x):   # g (Φ(x) + x φ(x))
+    phi_into(out, x)
+    e = np.multiply(x, x, out=np.empty_like(out))
+    np.multiply(e, -0.5, out=e)
+    np.exp(e, out=e)
+    np.multiply(e, x, out=e)
+    np.multiply(e, _INV_SQRT_2PI, out=e)
+    np.add(out, e, out=out)
+    np.multiply(out, g, out=out)
+
+
+def _gelu_tanh_t(out, x):
+    """``out = tanh(K (x + C x³))``; returns x², a new array."""
+    s = np.multiply(x, x, out=np.empty_like(out))
+    np.multiply(s, _C * _K, out=out)
+    np.add(out, _K, out=out)
+    np.multiply(out, x, out=out)
+    np.tanh(out, out=out)
+    return s
+
+
+def _gelu_tanh(out, x):   # x (1 + t)/2
+    _gelu_tanh_t(out, x)
+    np.multiply(out, 0.5, out=out)
+    np.add(out, 0.5, out=out)
+    np.multiply(out, x, out=out)
+
+
+def _gelu_tanh_bwd(out, g, x):   # g ((1 + t)/2 + x (1 - t²) K (1 + 3 C x²)/2)
+    s = _gelu_tanh_t(out, x)
+    np.multiply(s, 1.5 * _C * _K, out=s)
+    np.add(s, 0.5 * _K, out=s)
+    np.multiply(s, x, out=s)
+    d = np.multiply(out, out, out=np.empty_like(out))
+    np.subtract(1.0, d, out=d)
+    np.multiply(s, d, out=s)
+    np.multiply(out, 0.5, out=out)
+    np.add(out, 0.5, out=out)
+    np.add(out, s, out=out)
+    np.multiply(out, g, out=out)
+
+
+def _unary_kernel(fn):
+    return lambda x: blockwise(fn, x.dtype, x)
+
+
+def _grad_kernel(fn):
+    return lambda g, x: blockwise(fn, np.result_type(g, x), g, x)
+
+
+register("gelu_fwd", "numpy", _quiet(_unary_kernel(_gelu)))
 register("gelu_fwd", "cupy", cuda.elementwise("gelu_fwd"))            # 0.5 x (1 + erf(x/√2))
-register("gelu_tanh_fwd", "numpy", _quiet(lambda x: 0.5 * x * (1 + np.tanh(_K * (x + _C * x * x * x)))))
+register("gelu_tanh_fwd", "numpy", _quiet(_unary_kernel(_gelu_tanh)))
 register("gelu_tanh_fwd", "cupy", cuda.elementwise("gelu_tanh_fwd"))  # 0.5 x (1 + tanh(K(x + C x³)))
-register("gelu_bwd", "numpy",
-         lambda g, x: g * (0.5 * (1 + np_erf(x * _SQRT1_2)) + x * np.exp(-0.5 * x * x) * _INV_SQRT_2PI))
+register("gelu_bwd", "numpy", _quiet(_grad_kernel(_gelu_bwd)))
 register("gelu_bwd", "cupy", cuda.elementwise("gelu_bwd"))
-
-
-def _gelu_tanh_bwd(g, x):
-    t = np.tanh(_K * (x + _C * x * x * x))
-    return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _K * (1 + 3 * _C * x * x))
-
-
-register("gelu_tanh_bwd", "numpy", _gelu_tanh_bwd)
+register("gelu_tanh_bwd", "numpy", _quiet(_grad_kernel(_gelu_tanh_bwd)))
 register("gelu_tanh_bwd", "cupy", cuda.elementwise("gelu_tanh_bwd"))
 
 
