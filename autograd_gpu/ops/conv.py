@@ -3,8 +3,10 @@
 Gradients are built from differentiable pieces, so double backward follows from them:
 ``Im2Col``/``Col2Im`` (``ops/fold.py``, adjoint of each other), ``matmul`` (one GEMM; groups as a
 batched GEMM) and layout ops. ``conv_transpose`` is composed of them outright; ``conv`` is one
-node (``Convolution``) whose forward works on arrays (fewer passes) and whose backward uses them.
-Columns are laid out (C*K, B*L) so the whole batch is one product:
+node (``Convolution``) whose forward and backward work on arrays (the kernels ``conv_fwd`` and
+``conv_bwd``; CPU: per chunk of the batch, see below), its backward going through the pieces only
+when a graph of it is recorded (create_graph). Columns are laid out (C*K, B*L) so the whole batch
+is one product (CUDA; the CPU kernels take per-sample products of the same math):
 
     conv:            out (O, B*L) = W (O, C*K) @ im2col(x) (C*K, B*L)         [+ bias], then (B, O, *L)
     conv_transpose:  out = col2im(W^T (O*K, C) @ x (C, B*L))                   [+ bias]
@@ -17,11 +19,14 @@ from __future__ import annotations
 import math
 import warnings
 
+import numpy as np
+
 from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
+from ..dispatch import lookup, register
 from ..tensor import Tensor
 from ._common import check_same_device, kernel
-from .fold import Col2Im, Im2Col, out_sizes
+from .fold import Col2Im, Im2Col, np_col2im_add, np_pad_into, np_windows, out_sizes
 from .linalg import matmul
 from .padding import pad
 from .registry import export
@@ -164,57 +169,188 @@ def _conv(fn: str, n: int, input: Tensor, weight: Tensor, bias, stride, padding,
     return out if batched else out.squeeze(0)
 
 
+# the array kernels of ``Convolution`` ------------------------------------------------------------
+# CPU: the batch goes through in chunks whose columns take about _CHUNK_BYTES, in buffers reused per
+# call, so the columns are never materialised for the whole batch (a 3.6 MB temporary per conv in
+# the CNN benchmark, which glibc hands back to the OS and faults in again every step). Columns are
+# batch first, (n, C, *k, *O): the GEMMs are per sample, ``W @ cols[i]`` straight into the output
+# (no transposed copy, bias added in place). Per-sample products are what OpenBLAS runs best here:
+# with both operands C-contiguous and up to ~1e6 multiply-adds it takes a direct single-threaded
+# kernel, faster than its general path and immune to the stalls of its threaded one on a loaded
+# machine (a threaded sgemm there took 90 ms where it takes 0.06 ms); hence the contiguous W^T and
+# g^T in backward. On CUDA one im2col and one GEMM for the whole batch, as in the module
+# docstring. (Tried: stride-1 columns on the padded input's flat grid, contiguous per tap; the
+# wider GEMM and the strided crop of its output cost more than the cheaper copies saved.)
+_CHUNK_BYTES = 1 << 19
+
+
+def _np_chunk(b: int, per_sample: int) -> int:
+    return max(1, min(b, _CHUNK_BYTES // max(1, per_sample)))
+
+
+def _np_columns(x, geom, bb: int):
+    """(b0, n, cols) over the batch, cols (n, C, *k, *O) contiguous in one reused buffer; a padded
+    input goes through one zero-bordered chunk buffer too (its borders stay zero)."""
+    k, d, p, s = geom
+    b, c = x.shape[:2]
+    outs = out_sizes(x.shape[2:], *geom)
+    size = c * math.prod(k) * math.prod(outs)
+    buf = np.empty(bb * size, x.dtype)
+    pad = np.zeros((bb, c) + tuple(sz + 2 * pp for sz, pp in zip(x.shape[2:], p)), x.dtype) if any(p) else None
+    for b0 in range(0, b, bb):
+        n = min(bb, b - b0)
+        src = x[b0:b0 + n] if pad is None else np_pad_into(pad[:n], x[b0:b0 + n], p)
+        cols = buf[:n * size].reshape((n, c) + tuple(k) + outs)
+        np.copyto(cols, np_windows(src, k, d, s, outs))
+        yield b0, n, cols
+
+
+def _np_conv_fwd(x, w, bias, geom, groups: int):
+    """(B, O, *outs) = conv of x (B, C, *S) with w (O, C/groups, *k) [+ bias]."""
+    b, c = x.shape[:2]
+    o, kk = w.shape[0], math.prod(geom[0])
+    outs = out_sizes(x.shape[2:], *geom)
+    L = math.prod(outs)
+    res = np.empty((b, o, L), np.result_type(x, w))
+    w3 = w.reshape(groups, o // groups, c // groups * kk)
+    for b0, n, cols in _np_columns(x, geom, _np_chunk(b, c * kk * L * x.itemsize)):
+        if groups == 1:
+            np.matmul(w3[0], cols.reshape(n, c * kk, L), out=res[b0:b0 + n])
+        else:
+            np.matmul(w3, cols.reshape(n, groups, c // groups * kk, L),
+                      out=res[b0:b0 + n].reshape(n, groups, o // groups, L))
+    if bias is not None:
+        res += bias[:, None]
+    return res.reshape((b, o) + outs)
+
+
+def _np_conv_bwd(g, x, w, spatial, geom, groups: int, need_x: bool, need_w: bool):
+    """(gx, gw) of conv for the gradient g (B, O, *outs), chunked like the forward: the columns of
+    x are recomputed chunk by chunk (the forward saved x, not them); gx is col2im of W^T @ g. x is
+    needed for gw only, w for gx only."""
+    k = geom[0]
+    b, o = g.shape[:2]
+    c, kk = x.shape[1] if x is not None else w.shape[1] * groups, math.prod(k)
+    L = math.prod(g.shape[2:])
+    og, ckk = o // groups, c // groups * kk
+    g4 = np.ascontiguousarray(g).reshape(b, groups, og, L)
+    bb = _np_chunk(b, c * kk * L * g.itemsize)
+    gx = gw = None
+    if need_w:   # gw^T = cols @ g^T per sample, g^T copied first unless the GEMM is too light to pay for it
+        gwt = np.zeros((groups, ckk, og), g.dtype)
+        part = np.empty((bb, groups, ckk, og), g.dtype)
+        gtb = np.empty((bb, groups, L, og), g.dtype) if ckk >= 32 else None
+        for b0, n, cols in _np_columns(x, geom, bb):
+            gt = g4[b0:b0 + n].swapaxes(-1, -2)
+            if gtb is not None:
+                gt = gtb[:n]
+                np.copyto(gt, g4[b0:b0 + n].swapaxes(-1, -2))
+            np.matmul(cols.reshape(n, groups, ckk, L), gt, out=part[:n])
+            gwt += part[:n].sum(0)
+        gw = np.ascontiguousarray(gwt.swapaxes(-1, -2)).reshape((o, c // groups) + tuple(k))
+    if need_x:
+        gx = np.zeros((b, c) + tuple(spatial), g.dtype)
+        buf = np.empty(bb * c * kk * L, g.dtype)
+        wt = np.ascontiguousarray(w.reshape(groups, og, ckk).swapaxes(-1, -2))
+        for b0 in range(0, b, bb):
+            n = min(bb, b - b0)
+            gcols = buf[:n * c * kk * L].reshape(n, groups, ckk, L)
+            np.matmul(wt, g4[b0:b0 + n], out=gcols)
+            np_col2im_add(gx[b0:b0 + n], gcols.reshape((n, c) + tuple(k) + tuple(g.shape[2:])), *geom)
+    return gx, gw
+
+
+def _cupy_conv_fwd(x, w, bias, geom, groups: int):
+    """One im2col (C*K, B*L) and one GEMM for the batch; bias and the (O, B) -> (B, O) transpose in
+    one pass."""
+    from ..backends import cuda_conv
+    mm, copy = lookup("matmul_fwd", "cupy"), lookup("copy", "cupy")
+    b, c = x.shape[:2]
+    o, kk = w.shape[0], math.prod(geom[0])
+    outs = out_sizes(x.shape[2:], *geom)
+    L = b * math.prod(outs)
+    cols = cuda_conv.im2col_fwd(x, *geom, False)           # (C, *k, B, *O)
+    if groups == 1:
+        out = mm(w.reshape(o, c * kk), cols.reshape(c * kk, L))
+    else:
+        out = mm(w.reshape(groups, o // groups, c // groups * kk), cols.reshape(groups, c // groups * kk, L))
+    out = out.reshape(o, b, L // b if b else 0)
+    if bias is not None:
+        out += bias[:, None, None]
+    return copy(out.transpose(1, 0, 2)).reshape((b, o) + outs)
+
+
+def _cupy_conv_bwd(g, x, w, spatial, geom, groups: int, need_x: bool, need_w: bool):
+    """gx = col2im(W^T @ g), gw = g @ im2col(x)^T, each one GEMM over the batch."""
+    from ..backends import cuda_conv
+    mm, copy = lookup("matmul_fwd", "cupy"), lookup("copy", "cupy")
+    b, o = g.shape[:2]
+    L = g.size // o if o else 0
+    c = x.shape[1] if x is not None else w.shape[1] * groups
+    ckk = c // groups * math.prod(geom[0])
+    gt = copy(g.transpose((1, 0) + tuple(range(2, g.ndim)))).reshape(groups, o // groups, L)
+    gx = gw = None
+    if need_x:
+        w3 = w.reshape(groups, o // groups, ckk)
+        gcols = mm(w3.transpose(0, 2, 1), gt) if groups > 1 else mm(w3[0].T, gt[0])
+        gx = cuda_conv.col2im_fwd(gcols.reshape((c,) + tuple(geom[0]) + (b,) + tuple(g.shape[2:])),
+                                  tuple(spatial), *geom, False)
+    if need_w:
+        c3 = cuda_conv.im2col_fwd(x, *geom, False).reshape(groups, ckk, L)
+        gw = mm(gt, c3.transpose(0, 2, 1)) if groups > 1 else mm(gt[0], c3[0].T)
+        gw = gw.reshape((o, c // groups) + tuple(geom[0]))
+    return gx, gw
+
+
+register("conv_fwd", "numpy", _np_conv_fwd)
+register("conv_fwd", "cupy", _cupy_conv_fwd)
+register("conv_bwd", "numpy", _np_conv_bwd)
+register("conv_bwd", "cupy", _cupy_conv_bwd)
+
+
 class Convolution(Function):
-    """conv of a batched, checked ``x`` with symmetric padding. Forward on arrays (one im2col copy, one
-    GEMM, bias and the (O, B) -> (B, O) transpose in one pass); backward of differentiable ops, with
-    the gradient made contiguous first (a broadcast or transposed one would miss BLAS)."""
+    """conv of a batched, checked ``x`` with symmetric padding. Forward on arrays (``conv_fwd``);
+    it saves x, not its columns (backward recomputes them: a column copy is K times x). Backward
+    on arrays too (``conv_bwd``) unless a graph of it is being recorded (create_graph): then it is
+    made of differentiable ops, with the gradient made contiguous first (a broadcast or transposed
+    one would miss BLAS)."""
     node_name = "ConvolutionBackward0"
 
     @staticmethod
     def forward(ctx, x: Tensor, weight: Tensor, bias, geom: tuple, groups: int) -> Tensor:
-        xd, wd = x._data, weight._data
-        b, c = xd.shape[:2]
-        o, ks = wd.shape[0], geom[0]
-        outs = out_sizes(xd.shape[2:], *geom)
-        kk, L = math.prod(ks), b * math.prod(outs)
-        cols = kernel("im2col_fwd", x)(xd, *geom, False)           # (C, *k, B, *O)
-        mm = kernel("matmul_fwd", x)
-        if groups == 1:
-            out = mm(wd.reshape(o, c * kk), cols.reshape(c * kk, L))
-        else:
-            out = mm(wd.reshape(groups, o // groups, c // groups * kk), cols.reshape(groups, c // groups * kk, L))
-        out = out.reshape(o, b, L // b if b else 0)
-        if bias is not None:
-            out += bias._data[:, None, None]
-        res = kernel("copy", x)(out.transpose(1, 0, 2)).reshape((b, o) + outs)
-        ctx.geom, ctx.groups, ctx.wshape, ctx.spatial = geom, groups, tuple(wd.shape), tuple(xd.shape[2:])
+        res = kernel("conv_fwd", x)(x._data, weight._data, None if bias is None else bias._data, geom, groups)
+        ctx.geom, ctx.groups, ctx.wshape, ctx.spatial = geom, groups, tuple(weight.shape), tuple(x.shape[2:])
         need = ctx.needs_input_grad
-        ctx.save_for_backward(x if need[1] else None, weight if need[0] else None,
-                              Tensor._make(cols, x._device) if need[1] else None)
+        ctx.save_for_backward(x if need[1] else None, weight if need[0] else None)
         ctx.has_bias = bias is not None
         return Tensor._make(res, x._device)
 
     @staticmethod
     def backward(ctx, g: Tensor):
-        x, weight, cols = ctx.saved_tensors
+        x, weight = ctx.saved_tensors
         need, geom, groups = ctx.needs_input_grad, ctx.geom, ctx.groups
+        gb = g.sum((0,) + tuple(range(2, g.ndim))) if ctx.has_bias and need[2] else None
+        if not (need[0] or need[1]):
+            return None, None, gb, None, None
+        if not is_grad_enabled():
+            gx, gw = kernel("conv_bwd", g)(g._data, None if x is None else x._data,
+                                           None if weight is None else weight._data, ctx.spatial, geom, groups,
+                                           need[0], need[1])
+            return (None if gx is None else Tensor._make(gx, g._device),
+                    None if gw is None else Tensor._make(gw, g._device), gb, None, None)
         b, o = g.shape[:2]
         L = g.numel() // o if o else 0
         ckk = ctx.wshape[1] * math.prod(geom[0])   # (C / groups) * K
         gt = g.movedim(1, 0).contiguous().reshape(groups, o // groups, L)
-        gx = gw = gb = None
+        gx = gw = None
         if need[0]:
             c = ctx.wshape[1] * groups
             w3 = weight.reshape(groups, o // groups, ckk)
             gcols = matmul(w3.mT, gt) if groups > 1 else matmul(w3[0].mT, gt[0])
             gx = Col2Im.apply(gcols.reshape(c, *geom[0], b, *g.shape[2:]), ctx.spatial, geom, False)
         if need[1]:
-            if is_grad_enabled():   # create_graph: the columns as a function of x
-                cols = Im2Col.apply(x, geom, False)
-            c3 = cols.reshape(groups, ckk, L)
+            c3 = Im2Col.apply(x, geom, False).reshape(groups, ckk, L)   # the columns as a function of x
             gw = (matmul(gt, c3.mT) if groups > 1 else matmul(gt[0], c3[0].mT)).reshape(ctx.wshape)
-        if ctx.has_bias and need[2]:
-            gb = g.sum((0,) + tuple(range(2, g.ndim)))
         return gx, gw, gb, None, None
 
 

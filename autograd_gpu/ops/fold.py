@@ -9,8 +9,8 @@ backward is the other and double backward comes for free. Two column layouts:
   (NumPy runs a broadcast ``W @ cols[b]`` per batch far slower than one big product).
 
 CPU: the windows are one ``as_strided`` view of the (padded) input, copied once; col2im adds one
-strided slice per kernel tap. CUDA: ``kernels/conv.cu`` (``backends/cuda_conv.py``), col2im
-gathering per input pixel (no atomics).
+strided slice per kernel tap, clipped to the image (no padded buffer, a contiguous result). CUDA:
+``kernels/conv.cu`` (``backends/cuda_conv.py``), col2im gathering per input pixel (no atomics).
 """
 from __future__ import annotations
 
@@ -37,39 +37,63 @@ def _col_perm(n: int) -> tuple:
     return (1,) + tuple(range(2, 2 + n)) + (0,) + tuple(range(2 + n, 2 + 2 * n))
 
 
+def np_windows(xp, kernel_size, dilation, stride, outs):
+    """The (B, C, *k, *O) view of the sliding windows of an already padded ``xp`` (B, C, *S)."""
+    st = xp.strides[2:]
+    return as_strided(xp, xp.shape[:2] + tuple(kernel_size) + tuple(outs),
+                      xp.strides[:2] + tuple(s * d for s, d in zip(st, dilation))
+                      + tuple(s * k for s, k in zip(st, stride)), writeable=False)
+
+
+def np_pad_into(buf, x, padding):
+    """x (B, C, *S) written into the interior of ``buf`` (zero borders, left as they are)."""
+    buf[(slice(None), slice(None)) + tuple(slice(p, p + s) for s, p in zip(x.shape[2:], padding))] = x
+    return buf
+
+
 def _np_im2col(x, kernel_size, dilation, padding, stride, batch_first, outs=None):
     n = len(kernel_size)
     b, c, *spatial = x.shape
     outs = outs or out_sizes(spatial, kernel_size, dilation, padding, stride)
     if any(padding):
-        xp = np.zeros((b, c) + tuple(s + 2 * p for s, p in zip(spatial, padding)), dtype=x.dtype)
-        xp[(slice(None), slice(None)) + tuple(slice(p, p + s) for s, p in zip(spatial, padding))] = x
+        xp = np_pad_into(np.zeros((b, c) + tuple(s + 2 * p for s, p in zip(spatial, padding)), dtype=x.dtype),
+                         x, padding)
     else:
         xp = x
-    st = xp.strides[2:]
-    view = as_strided(xp, (b, c) + tuple(kernel_size) + outs,
-                      xp.strides[:2] + tuple(s * d for s, d in zip(st, dilation))
-                      + tuple(s * k for s, k in zip(st, stride)), writeable=False)
+    view = np_windows(xp, kernel_size, dilation, stride, outs)
     if not batch_first:
         view = view.transpose(_col_perm(n))
     return np.ascontiguousarray(view)
+
+
+def np_col2im_add(dst, cols, kernel_size, dilation, padding, stride):
+    """dst (B, C, *S) += the columns cols (B, C, *k, *O), any strides: one strided add per kernel
+    tap, each clipped to the output positions whose tap lands inside dst (the padding is dropped
+    without ever being written, so dst needs no padded copy and stays contiguous)."""
+    n = len(kernel_size)
+    outs, spatial = cols.shape[2 + n:], dst.shape[2:]
+    lead = (slice(None), slice(None))
+    for tap in itertools.product(*(range(k) for k in kernel_size)):
+        src, dsl = [], []
+        for t, d, p, st, o, sz in zip(tap, dilation, padding, stride, outs, spatial):
+            off = t * d - p                           # input position of output 0's tap
+            lo = max(0, -(off // st))                 # first output whose tap is >= 0
+            hi = min(o, (sz - 1 - off) // st + 1)     # one past the last one whose tap is < sz
+            if lo >= hi:
+                break
+            src.append(slice(lo, hi))
+            dsl.append(slice(off + lo * st, off + (hi - 1) * st + 1, st))
+        else:
+            dst[lead + tuple(dsl)] += cols[lead + tap + tuple(src)]
+    return dst
 
 
 def _np_col2im(cols, spatial, kernel_size, dilation, padding, stride, batch_first):
     n = len(kernel_size)
     if not batch_first:   # (C, *k, B, *O) seen as (B, C, *k, *O)
         cols = cols.transpose((n + 1, 0) + tuple(range(1, n + 1)) + tuple(range(n + 2, 2 * n + 2)))
-    b, c = cols.shape[:2]
-    outs = cols.shape[2 + n:]
-    res = np.zeros((b, c) + tuple(s + 2 * p for s, p in zip(spatial, padding)), dtype=cols.dtype)
-    lead = (slice(None), slice(None))
-    for tap in itertools.product(*(range(k) for k in kernel_size)):
-        dst = lead + tuple(slice(t * d, t * d + st * (o - 1) + 1, st)
-                           for t, d, st, o in zip(tap, dilation, stride, outs))
-        res[dst] += cols[lead + tap]
-    if any(padding):
-        res = res[lead + tuple(slice(p, p + s) for s, p in zip(spatial, padding))]
-    return res
+    res = np.zeros(cols.shape[:2] + tuple(spatial), dtype=cols.dtype)
+    return np_col2im_add(res, cols, kernel_size, dilation, padding, stride)
 
 
 def _cupy_im2col(*args):

@@ -1,8 +1,9 @@
 """Max/average pooling 1-3 d and ``max_unpool`` (adaptive pooling: ``pooling_adaptive.py``).
 
 Every op views its input as ``(B, *spatial)`` (B = N*C, or C unbatched) and runs one kernel on it.
-CPU kernels loop over kernel taps only: each tap is a strided slice of the padded input. Max pool
-saves flat argmax indices per (n, c) plane, as PyTorch; its backward scatters by them and is itself
+CPU kernels loop over kernel taps only: each tap is a strided slice of the input (of a padded copy
+only when padding or a ceil_mode overhang needs one). Max pool saves flat argmax indices per (n, c)
+plane, as PyTorch; its backward scatters by them (a plain write when windows cannot overlap) and is itself
 differentiable (a gather by the same indices), so double backward works. Avg pool forward and
 backward are each other's adjoints.
 """
@@ -123,31 +124,54 @@ def _strides(S) -> list:
     return [math.prod(S[a + 1:]) for a in range(len(S))]
 
 
+def _source(x, p, need, fill):
+    """x itself when every window lies inside it (no padding, no ceil_mode overhang), else the
+    padded copy: the taps are strided views of it either way."""
+    if not any(p) and all(nd <= sz for nd, sz in zip(need, x.shape[1:])):
+        return x
+    return _padded(x, p, need, fill)
+
+
 def _np_max_pool_fwd(x, k, s, p, d, O):
-    """Values by np.maximum over the taps; indices of the first tap reaching the max (a reverse
-    pass), PyTorch's argmax. Windows holding a NaN take the tap loop with PyTorch's exact rule."""
+    """One forward scan over the taps (strided views of the input, or of its padded copy): ``best``
+    by np.maximum, and ``rel``, the plane offset of the last tap that beat the running max strictly,
+    i.e. of the first tap holding the window's max (PyTorch's ``val > max``). The tap offsets grow
+    with the tap, so ``rel = maximum(rel, off_j * gt)`` (several times faster than
+    ``copyto(where=)`` or np.where). The indices are ``org + rel``. Windows holding a NaN then
+    take the tap loop with PyTorch's exact rule."""
     S = x.shape[1:]
     need = [(o - 1) * ss + (kk - 1) * dd + 1 for o, ss, kk, dd in zip(O, s, k, d)]
     isf = x.dtype.kind == "f"
     low = -np.inf if isf else np.iinfo(x.dtype).min
-    xp = _padded(x, p, need, low)
+    xp = _source(x, p, need, low)
     mult = _strides(S)
     taps = list(np.ndindex(*k))
     org = sum(-pp * m for pp, m in zip(p, mult)) + \
         sum(((np.arange(o) * ss) * m).reshape((o,) + (1,) * (len(O) - a - 1))
             for a, (o, ss, m) in enumerate(zip(O, s, mult)))
     offs = np.array([sum(tt * dd * m for tt, dd, m in zip(t, d, mult)) for t in taps], np.int64)
-    best = xp[_tap(taps[0], s, d, O)].copy()
-    for t in taps[1:]:
-        np.maximum(best, xp[_tap(t, s, d, O)], out=best)
-    which = np.zeros(best.shape, np.int32 if len(taps) > 32767 else np.int16)
-    for j in range(len(taps) - 1, 0, -1):
-        np.copyto(which, j, where=xp[_tap(taps[j], s, d, O)] == best)
-    np.copyto(which, 0, where=xp[_tap(taps[0], s, d, O)] == best)
-    idx = org + offs[which]
+    rt = np.int32 if offs[-1] < 2 ** 31 else np.int64
+    v0 = xp[_tap(taps[0], s, d, O)]
+    if len(taps) == 1:
+        best, rel = v0.copy(), np.zeros(v0.shape, rt)
+    else:
+        v = xp[_tap(taps[1], s, d, O)]
+        gt = np.greater(v, v0)
+        best = np.maximum(v0, v)
+        rel = np.multiply(gt, rt(offs[1]), dtype=rt)
+        step = np.empty(best.shape, rt)
+        for j in range(2, len(taps)):
+            v = xp[_tap(taps[j], s, d, O)]
+            np.greater(v, best, out=gt)
+            np.maximum(best, v, out=best)
+            np.multiply(gt, rt(offs[j]), out=step)
+            np.maximum(rel, step, out=rel)
+    idx = np.add(rel, org, dtype=np.int64)
     if isf and np.isnan(best).any():
         _nan_windows(xp, taps, s, d, O, org, offs, best, idx)
-    if (best == low).any():    # all-(-inf) windows: PyTorch keeps the first in-bounds index
+    # all-(-inf) windows: PyTorch keeps the first in-bounds index. Without padding tap 0 always is
+    # in bounds (a ceil_mode window starts inside the input) and the scan kept it already.
+    if any(p) and (best == low).any():
         base = np.zeros(O, np.int64)
         for a, (o, ss, pp, dd, m) in enumerate(zip(O, s, p, d, mult)):
             st = np.arange(o) * ss - pp
@@ -164,11 +188,44 @@ def _nan_windows(xp, taps, s, d, O, org, offs, best, idx):
         np.copyto(idx, np.broadcast_to(org + offs[j], idx.shape), where=np.isnan(v))
 
 
+def _flat(idx, L: int):
+    """Flat positions in the (B, L) planes of the per-plane indices idx (B, ...)."""
+    B = idx.shape[0]
+    return (idx.reshape(B, -1) + np.arange(0, B * L, L, dtype=np.int64)[:, None]).ravel()
+
+
 def _np_scatter_add(g, idx, S):
-    """gx (B, *S): g summed into the flat positions idx of each plane."""
+    """gx (B, *S): g summed into the flat positions idx of each plane (float64 sums, as bincount)."""
     B, L = g.shape[0], math.prod(S)
-    flat = (idx.reshape(B, -1) + np.arange(B)[:, None] * L).ravel()
-    return np.bincount(flat, weights=g.reshape(-1), minlength=B * L).astype(g.dtype).reshape((B,) + tuple(S))
+    out = np.bincount(_flat(idx, L), weights=g.reshape(-1), minlength=B * L)
+    return out.astype(g.dtype, copy=False).reshape((B,) + tuple(S))
+
+
+_SCATTER_CHUNK = 1 << 15   # gradient elements per step of the direct scatter
+
+
+def _np_max_pool_bwd(g, idx, S, k, s, p, d):
+    """Max pool's gx. Windows that cannot overlap (stride >= dilated kernel extent on every axis)
+    pick distinct positions, so g is written straight in: no bincount, no float64 sums. In steps
+    of whole planes whose flat positions (int64) take ~128 KiB: a full-size index temporary would
+    be half the output again, at the step's memory peak."""
+    if not all(ss >= (kk - 1) * dd + 1 for kk, ss, dd in zip(k, s, d)):
+        return _np_scatter_add(g, idx, S)
+    B, L = g.shape[0], math.prod(S)
+    out = np.zeros((B, L), g.dtype)
+    gf, idf, of = g.reshape(B, -1), idx.reshape(B, -1), out.reshape(-1)
+    step = max(1, min(B, _SCATTER_CHUNK // max(1, gf.shape[1])))
+    flat, val = np.empty((step, gf.shape[1]), np.int64), np.empty((step, gf.shape[1]), g.dtype)
+    base = np.arange(0, step * L, L, dtype=np.int64)[:, None]
+    for b0 in range(0, B, step):
+        n = min(step, B - b0)
+        np.add(idf[b0:b0 + n], base[:n], out=flat[:n])
+        if b0:
+            flat[:n] += b0 * L
+        # + 0: a -0.0 gradient lands as +0.0, as the sums into zeros of the general path (and PyTorch) give
+        np.add(gf[b0:b0 + n], 0, out=val[:n])
+        of[flat[:n]] = val[:n]
+    return out.reshape((B,) + tuple(S))
 
 
 def _np_gather(x, idx):
@@ -183,45 +240,52 @@ def _np_scatter(x, idx, S):
     return out.reshape((B,) + tuple(S))
 
 
-def _avg_divisor(S, k, s, p, O, include_pad, divisor):
+def _avg_divisor(S, k, s, p, O, include_pad, divisor, dtype):
     """Per-output divisor (shape O) by PyTorch's rule: the window clipped to the padded input
-    (include_pad) or to the input; ``divisor`` overrides."""
+    (include_pad) or to the input; ``divisor`` overrides. In ``dtype`` for float32/64: the divisor
+    is an exact integer there and a float32 quotient equals the float64 one rounded (no float64
+    temporaries); float16 keeps float64 (a large divisor is not exact in it)."""
     if divisor:
-        return np.full(O, float(divisor))
-    div = np.ones(O)
-    for a, (sz, kk, ss, pp, o) in enumerate(zip(S, k, s, p, O)):
-        st = np.arange(o) * ss - pp
-        en = np.minimum(st + kk, sz + pp)
-        n = en - st if include_pad else np.minimum(en, sz) - np.maximum(st, 0)
-        div = div * n.reshape((o,) + (1,) * (len(O) - a - 1))
-    return div
+        div = np.full(O, float(divisor))
+    else:
+        div = np.ones(O)
+        for a, (sz, kk, ss, pp, o) in enumerate(zip(S, k, s, p, O)):
+            st = np.arange(o) * ss - pp
+            en = np.minimum(st + kk, sz + pp)
+            n = en - st if include_pad else np.minimum(en, sz) - np.maximum(st, 0)
+            div = div * n.reshape((o,) + (1,) * (len(O) - a - 1))
+    return div.astype(dtype) if np.dtype(dtype).char in "fd" else div
 
 
 def _np_avg_pool_fwd(x, k, s, p, O, include_pad, divisor):
     S = x.shape[1:]
     need = [(o - 1) * ss + kk for o, ss, kk in zip(O, s, k)]
-    xp = _padded(x, p, need, 0)
-    acc = np.zeros((x.shape[0],) + tuple(O), x.dtype)
+    xp = _source(x, p, need, 0)
+    acc = np.zeros((x.shape[0],) + tuple(O), x.dtype)   # from zeros: -0.0 sums to +0.0, as in PyTorch
     one = (1,) * len(k)
     for t in np.ndindex(*k):
         acc += xp[_tap(t, s, one, O)]
-    return (acc / _avg_divisor(S, k, s, p, O, include_pad, divisor)).astype(x.dtype)
+    return (acc / _avg_divisor(S, k, s, p, O, include_pad, divisor, x.dtype)).astype(x.dtype, copy=False)
 
 
 def _np_avg_pool_bwd(g, S, k, s, p, include_pad, divisor):
     O = g.shape[1:]
-    gs = (g / _avg_divisor(S, k, s, p, O, include_pad, divisor)).astype(g.dtype)
+    gs = (g / _avg_divisor(S, k, s, p, O, include_pad, divisor, g.dtype)).astype(g.dtype, copy=False)
     need = [(o - 1) * ss + kk for o, ss, kk in zip(O, s, k)]
-    gp = _padded(np.zeros((g.shape[0],) + tuple(S), g.dtype), p, need, 0)
+    inside = not any(p) and all(nd <= sz for nd, sz in zip(need, S))
+    shape = tuple(S) if inside else tuple(max(sz + 2 * pp, nd) for sz, pp, nd in zip(S, p, need))
+    gp = np.zeros((g.shape[0],) + shape, g.dtype)
     one = (1,) * len(k)
     for t in np.ndindex(*k):
         gp[_tap(t, s, one, O)] += gs
+    if inside:
+        return gp
     return np.ascontiguousarray(gp[(slice(None),) + tuple(slice(pp, pp + sz) for pp, sz in zip(p, S))])
 
 
 register("max_pool_fwd", "numpy", _np_max_pool_fwd)
 register("max_pool_fwd", "cupy", _cuda("max_pool_fwd"))
-register("max_pool_bwd", "numpy", lambda g, idx, S, k, s, p, d: _np_scatter_add(g, idx, S))
+register("max_pool_bwd", "numpy", _np_max_pool_bwd)
 register("max_pool_bwd", "cupy", _cuda("max_pool_bwd"))          # one thread per input: no atomics
 register("avg_pool_fwd", "numpy", _np_avg_pool_fwd)
 register("avg_pool_fwd", "cupy", _cuda("avg_pool_fwd"))
@@ -299,20 +363,26 @@ class MaxPoolBackward(Function):
 
 
 class MaxPool(Function):
+    """Values, and the indices only when asked: indices that are an output are also held by the
+    node's ``mark_non_differentiable`` record, which outlives ``release`` (up to the whole
+    backward); saved as a plain intermediate they go when the node has run."""
     node_name = "MaxPool2DWithIndicesBackward0"
 
     @staticmethod
-    def forward(ctx, x: Tensor, geom: tuple, O: tuple):
+    def forward(ctx, x: Tensor, geom: tuple, O: tuple, with_indices: bool = True):
         k, s, p, d, S = geom
         ctx.geom = geom
         xd, lead = _planes(x, len(k))
         v, i = _run("max_pool_fwd", x, 2, lead, xd, k, s, p, d, O)
-        return values_indices(ctx, x, v, i)
+        if with_indices:
+            return values_indices(ctx, x, v, i)
+        ctx.save_for_backward(Tensor._make(i, x._device))
+        return Tensor._make(v, x._device)
 
     @staticmethod
     def backward(ctx, g: Tensor, _gi=None):
         (idx,) = ctx.saved_tensors
-        return MaxPoolBackward.apply(g, idx, ctx.geom), None, None
+        return MaxPoolBackward.apply(g, idx, ctx.geom), None, None, None
 
 
 class AvgPool(Function):
@@ -367,8 +437,7 @@ class MaxUnpool(Function):
 # public ops -----------------------------------------------------------------------------------------
 def _max_pool(n: int, op: str, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     k, s, p, d, S, O = _pool_args(input, n, op, kernel_size, stride, padding, dilation, ceil_mode)
-    v, i = MaxPool.apply(input, (k, s, p, d, S), O)
-    return (v, i) if return_indices else v
+    return MaxPool.apply(input, (k, s, p, d, S), O, bool(return_indices))
 
 
 @export(nn=True, method=False)
