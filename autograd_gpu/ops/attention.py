@@ -1,25 +1,34 @@
 """``F.scaled_dot_product_attention`` and ``F.multi_head_attention_forward``.
 
-Both are compositions of differentiable ops (two batched matmuls and one softmax, the mask added
-in between), so gradients and double backward come from those ops and no Python loop runs over
-batch or heads. The semantics are those of PyTorch's math backend: masks broadcast, bool masks
-mean "may attend", ``is_causal`` is a top-left aligned ``tril``, and a row with every key masked
-gives zeros in SDPA (PyTorch's ``_safe_softmax``) but NaN in the weights path of MHA (plain softmax).
+Without dropout, SDPA is one node (``_Attention``): forward is two batched GEMMs around a row
+softmax, with the scale, the mask and the softmax applied in place to the scores (ours, fresh from
+the GEMM). It saves q, k, v, the mask and two numbers per row, not the (L, S) probabilities:
+backward recomputes them with one more GEMM (as flash attention does), then runs three or four
+GEMMs and the softmax backward in buffers it owns. Under ``create_graph`` the backward is made of
+differentiable ops instead, so double backward is exact. With dropout, SDPA is the composition of
+differentiable ops it always was. The semantics are those of PyTorch's math backend: masks
+broadcast, bool masks mean "may attend", ``is_causal`` is a top-left aligned ``tril``, and a row
+with every key masked gives zeros in SDPA (PyTorch's ``_safe_softmax``) but NaN in the weights
+path of MHA (plain softmax).
 """
 from __future__ import annotations
 
 import math
 import warnings
 
+import numpy as np
+
+from ..autograd.function import Function
+from ..autograd.grad_mode import is_grad_enabled
 from ..dtypes import bool as _BOOL, float32 as _F32
 from ..tensor import Tensor
-from ._common import check_same_device
+from ._common import check_same_device, kernel, on_device
 from .creation import ones, zeros
 from .join import cat
 from .linalg import matmul
 from .linear import linear
 from .registry import export
-from .softmaxes import softmax
+from .softmaxes import SoftmaxBackward, softmax
 
 _INF = float("-inf")
 _C_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
@@ -77,17 +86,26 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
             raise RuntimeError(f"Number of heads in key and value must divide the number of heads in query, "
                                f"got query heads {hq}, key heads {hk} and value heads {hv}")
         key, value = _repeat_heads(key, hq // hk), _repeat_heads(value, hq // hv)
-    L, S = query.shape[-2], key.shape[-2]
     s = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
-    # scaling q (L*E values) is cheaper than scaling the scores (L*S)
-    scores = matmul(query * s, key.transpose(-2, -1))
+    if attn_mask is not None and attn_mask.dtype not in (_BOOL, query.dtype):
+        attn_mask = attn_mask.to(query.dtype)
+    if dropout_p > 0.0:
+        from .dropout import dropout
+        return matmul(dropout(_probs(query, key, attn_mask, is_causal, s), dropout_p, training=True), value)
+    return _Attention.apply(query, key, value, attn_mask, bool(is_causal), float(s))
+
+
+def _probs(query: Tensor, key: Tensor, mask: Tensor | None, is_causal: bool, s: float) -> Tensor:
+    """softmax(q k^T * s + mask) from differentiable ops (the dropout path, and _Attention's
+    backward under create_graph); rows whose every key is masked give 0, with a zero gradient."""
+    L, S = query.shape[-2], key.shape[-2]
+    scores = matmul(query * s, key.transpose(-2, -1))   # scaling q (L*E values) costs less than the scores
     full = None
     if is_causal:
         causal = ones(L, S, dtype=_BOOL, device=query.device).tril()
         scores = scores.masked_fill(causal.logical_not(), _INF)
-    elif attn_mask is not None:
-        m = _additive(attn_mask, query.dtype) if attn_mask.dtype == _BOOL else \
-            attn_mask if attn_mask.dtype == query.dtype else attn_mask.to(query.dtype)
+    elif mask is not None:
+        m = _additive(mask, query.dtype) if mask.dtype == _BOOL else mask
         scores = scores + m
         # rows whose every key is masked: PyTorch's safe softmax gives 0 (and a zero gradient) there
         full = (m == _INF).all(-1, keepdim=True)
@@ -96,12 +114,138 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
         else:
             scores = scores.masked_fill(full, 0.0)
     attn = softmax(scores, -1)
-    if full is not None:
-        attn = attn.masked_fill(full, 0.0)
-    if dropout_p > 0.0:
-        from .dropout import dropout
-        attn = dropout(attn, dropout_p, training=True)
-    return matmul(attn, value)
+    return attn if full is None else attn.masked_fill(full, 0.0)
+
+
+def _mask_scores(xp, scores, mask, is_causal: bool):
+    """Apply the causal or given mask to ``scores`` (ours) in place; a new array only when the mask
+    has more batch dims than the scores. bool masks: True = may attend."""
+    if is_causal:   # adding a 0 / -inf triangle: a plain broadcast add, faster than a masked copy
+        L, S = scores.shape[-2:]
+        scores += xp.triu(xp.full((L, S), _INF, scores.dtype), 1)
+        return scores
+    if mask is None:
+        return scores
+    shape = np.broadcast_shapes(scores.shape, mask.shape)
+    if shape != scores.shape:
+        scores = xp.ascontiguousarray(xp.broadcast_to(scores, shape))
+    if mask.dtype == bool:
+        xp.copyto(scores, _INF, where=~mask)
+    else:
+        scores += mask
+    return scores
+
+
+def _scores(xp, q, k, mask, is_causal: bool, scale: float):
+    """q k^T * scale with the mask applied, in place in the GEMM's result (ours)."""
+    s = kernel("matmul_fwd", q)(q._data, xp.swapaxes(k._data, -1, -2))
+    s *= scale
+    return _mask_scores(xp, s, None if mask is None else mask._data, is_causal)
+
+
+def _row_sums(xp, mm, s):
+    """Sums over the last axis as a GEMM with a ones vector: a short-row reduction that NumPy's
+    ``sum`` makes several times slower."""
+    return mm(s, xp.ones((s.shape[-1], 1), s.dtype))
+
+
+def _normalize_rows(xp, mm, s, redo, stats=None):
+    """softmax over the last axis of the scores ``s``, in place; returns ``(shift, sum, full)`` so
+    that a second call with them repeats the same operations (bit-identical probabilities). The
+    shift is the global max, one fast reduction instead of a max per row: exp(s - shift) cannot
+    overflow, and a row far enough below it to lose precision (its sum under tiny / eps) sends
+    every row to its own max, on fresh scores from ``redo()``. ``full``: the rows whose every key
+    is masked (they give 0, PyTorch's safe softmax), or None."""
+    if stats is None:
+        rows = s.shape[:-1] + (1,)
+        top = s.max() if s.size else None
+        if top is not None and bool(xp.isfinite(top)):
+            m = xp.full(rows, top, s.dtype)
+            s -= m
+            xp.exp(s, out=s)
+            r = _row_sums(xp, mm, s)
+            fi = np.finfo(s.dtype)
+            low = r < fi.tiny / fi.eps
+            if not low.any():
+                s /= r
+                return m, r, None
+            s[...] = redo()
+        m = s.max(-1, keepdims=True) if s.size else xp.zeros(rows, s.dtype)
+        s -= m
+        xp.exp(s, out=s)
+        r = _row_sums(xp, mm, s)
+        full = m == _INF
+        stats = m, r, (full if full.any() else None)
+    else:
+        s -= stats[0]
+        xp.exp(s, out=s)
+    s /= stats[1]
+    if stats[2] is not None:
+        xp.copyto(s, 0, where=stats[2])
+    return stats
+
+
+def _softmax_grad_(xp, dp, p):
+    """dp <- p (dp - sum(dp p)) over the last axis, in place in dp (ours)."""
+    dp -= xp.einsum("...ij,...ij->...i", dp, p)[..., None]
+    dp *= p
+    return dp
+
+
+class _Attention(Function):
+    """``softmax(q k^T * scale + mask) v`` as one node. It saves q, k, v, the mask and each row's
+    shift and sum: backward recomputes the probabilities (one GEMM, as flash attention does) rather
+    than keeping an (L, S) matrix per head alive from forward to backward."""
+    node_name = "ScaledDotProductAttentionBackward0"
+
+    @staticmethod
+    def forward(ctx, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, is_causal: bool, scale: float) -> Tensor:
+        xp = q._device.backend.xp
+        with on_device(q), np.errstate(invalid="ignore"):
+            mm = kernel("matmul_fwd", q)
+            p = _scores(xp, q, k, mask, is_causal, scale)
+            ctx.stats = _normalize_rows(xp, mm, p, lambda: _scores(xp, q, k, mask, is_causal, scale))
+            out = mm(p, v._data)
+        ctx.is_causal, ctx.scale = is_causal, scale
+        ctx.save_for_backward(q, k, v, mask)
+        return Tensor._make(out, q._device)
+
+    @staticmethod
+    def backward(ctx, g: Tensor):
+        q, k, v, mask = ctx.saved_tensors
+        need, scale = ctx.needs_input_grad, ctx.scale
+        if is_grad_enabled():   # create_graph: differentiable ops
+            p = _probs(q, k, mask, ctx.is_causal, scale)
+            gv = matmul(p.mT, g) if need[2] else None
+            gq = gk = gm = None
+            if need[0] or need[1] or need[3]:
+                ds = SoftmaxBackward.apply(matmul(g, v.mT), p, p.ndim - 1)
+                gq = matmul(ds, k) * scale if need[0] else None
+                gk = matmul(ds.mT, q) * scale if need[1] else None
+                gm = ds if need[3] else None
+            return gq, gk, gv, gm, None, None
+        xp, mm, dev = q._device.backend.xp, kernel("matmul_fwd", q), q._device
+        gq = gk = gv = gm = None
+        with on_device(q), np.errstate(invalid="ignore"):
+            p = _scores(xp, q, k, mask, ctx.is_causal, scale)
+            _normalize_rows(xp, mm, p, None, ctx.stats)
+            gd = g._data
+            if need[2]:
+                gv = Tensor._make(mm(xp.swapaxes(p, -1, -2), gd), dev)
+            if need[0] or need[1] or need[3]:
+                ds = _softmax_grad_(xp, mm(gd, xp.swapaxes(v._data, -1, -2)), p)
+                del p
+                if need[0]:
+                    gq = mm(ds, k._data)
+                    gq *= scale
+                    gq = Tensor._make(gq, dev)
+                if need[1]:
+                    gk = mm(xp.swapaxes(ds, -1, -2), q._data)
+                    gk *= scale
+                    gk = Tensor._make(gk, dev)
+                if need[3]:
+                    gm = Tensor._make(ds, dev)
+        return gq, gk, gv, gm, None, None
 
 
 # multi-head attention ----------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 
 from ..autograd.function import Function
-from ..dispatch import register
+from ..dispatch import quiet, register
 from ..tensor import Tensor
 from ..backends import cuda_random
 from ._common import kernel
@@ -38,7 +38,8 @@ def _np_fwd(x, group, p, scale, shift, fill, seed, offset):
     flat = np.ascontiguousarray(x).reshape(-1, group)
     keep = _np_keep(x.size, group, p, seed, offset)[:, None]
     if shift == 0.0 and fill == 0.0:
-        out = flat * (keep * scale).astype(x.dtype)
+        out = np.multiply(flat, keep)     # x zeroed where dropped, then scaled: no mask-sized float arrays,
+        out *= x.dtype.type(scale)        # and a dropped x * scale that would overflow still gives 0
     else:
         out = np.where(keep, flat * x.dtype.type(scale) + x.dtype.type(shift), x.dtype.type(fill))
     return out.astype(x.dtype, copy=False).reshape(x.shape)
@@ -46,13 +47,14 @@ def _np_fwd(x, group, p, scale, shift, fill, seed, offset):
 
 def _np_bwd(g, group, p, scale, seed, offset):
     keep = _np_keep(g.size, group, p, seed, offset)[:, None]
-    out = np.ascontiguousarray(g).reshape(-1, group) * (keep * scale).astype(g.dtype)
+    out = np.multiply(np.ascontiguousarray(g).reshape(-1, group), keep)
+    out *= g.dtype.type(scale)
     return out.reshape(g.shape)
 
 
-register("dropout_fwd", "numpy", _np_fwd)
+register("dropout_fwd", "numpy", quiet(_np_fwd))   # inf * 0 and float16 overflow: silent, as PyTorch
 register("dropout_fwd", "cupy", cuda_random.dropout_fwd)
-register("dropout_bwd", "numpy", _np_bwd)
+register("dropout_bwd", "numpy", quiet(_np_bwd))
 register("dropout_bwd", "cupy", cuda_random.dropout_bwd)
 
 

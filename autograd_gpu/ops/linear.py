@@ -3,6 +3,7 @@ place) and ``F.bilinear``."""
 from __future__ import annotations
 
 from ..autograd.function import Function
+from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from ._common import check_same_device, kernel
 from .linalg import _check_same_dtype, _shape_x, matmul
@@ -10,8 +11,9 @@ from .registry import export
 
 
 class Linear(Function):
-    """``input (*, in) @ weight (out, in).T + bias (out,)``; backward is made of public ops
-    (matmul, sum), so double backward works."""
+    """``input (*, in) @ weight (out, in).T + bias (out,)``. Backward: two GEMMs on the arrays (the
+    transposes are views BLAS reads as they are) and a column sum; under ``create_graph`` the same
+    from public ops (matmul, sum), so double backward works."""
 
     node_name = "AddmmBackward0"
 
@@ -24,17 +26,31 @@ class Linear(Function):
         flat = xd.reshape(-1, xd.shape[-1]) if xd.ndim > 2 else xd
         out = kernel("matmul_fwd", x)(flat, w._data.T)
         if b is not None:
-            out += b._data
+            out += b._data      # the GEMM's result is ours: the bias goes in place
         return Tensor._make(out.reshape(xd.shape[:-1] + (w._data.shape[0],)) if xd.ndim != 2 else out, x._device)
 
     @staticmethod
     def backward(ctx, g: Tensor):
         x, w = ctx.saved_tensors
         need = ctx.needs_input_grad
-        g2 = g.reshape(-1, g.shape[-1]) if g.ndim != 2 else g
-        gx = matmul(g, w) if need[0] else None
-        gw = matmul(g2.mT, x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x) if need[1] else None
-        gb = g2.sum(0) if ctx.has_bias and need[2] else None
+        if is_grad_enabled():   # create_graph: differentiable ops
+            g2 = g.reshape(-1, g.shape[-1]) if g.ndim != 2 else g
+            gx = matmul(g, w) if need[0] else None
+            gw = matmul(g2.mT, x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x) if need[1] else None
+            gb = g2.sum(0) if ctx.has_bias and need[2] else None
+            return gx, gw, gb
+        gd, dev = g._data, g._device
+        g2 = gd.reshape(-1, gd.shape[-1]) if gd.ndim != 2 else gd
+        mm = kernel("matmul_fwd", g)
+        gx = gw = gb = None
+        if need[0]:
+            gx = mm(g2, w._data)
+            gx = Tensor._make(gx.reshape(gd.shape[:-1] + (gx.shape[-1],)) if gd.ndim != 2 else gx, dev)
+        if need[1]:
+            xd = x._data
+            gw = Tensor._make(mm(g2.T, xd.reshape(-1, xd.shape[-1]) if xd.ndim != 2 else xd), dev)
+        if ctx.has_bias and need[2]:
+            gb = Tensor._make(kernel("sum_fwd", g)(g2, (0,), False), dev)
         return gx, gw, gb
 
 

@@ -28,14 +28,19 @@ def _acc(dt) -> np.dtype:
 
 
 def _np_row_fwd(x2, w, b, eps, rms=False):
-    """-> (y, mean (M,), rstd (M,)); ``rms``: mean fixed at 0 (RMSNorm)."""
+    """-> (y, mean (M,), rstd (M,)); ``rms``: mean fixed at 0 (RMSNorm). One full-size array is made
+    (x - mean, scaled in place into y); RMSNorm's must not be x itself."""
     a = _acc(x2.dtype)
     x = x2.astype(a, copy=False)
     mean = np.zeros(x.shape[0], a) if rms else x.mean(1)
     xc = x if rms else x - mean[:, None]
     var = np.einsum("ij,ij->i", xc, xc) / max(x.shape[1], 1)
     rstd = (1.0 / np.sqrt(var + eps)).astype(a)
-    y = xc * rstd[:, None]
+    if rms:
+        y = xc * rstd[:, None]
+    else:
+        y = xc
+        y *= rstd[:, None]
     if w is not None:
         y *= w
     if b is not None:
@@ -44,22 +49,25 @@ def _np_row_fwd(x2, w, b, eps, rms=False):
 
 
 def _np_row_bwd(g2, x2, mean, rstd, w, rms=False, params=True):
-    """-> (dx, dw or None, db or None) for y = xhat * w + b over rows; ``params``: also dw, db."""
+    """-> (dx, dw or None, db or None) for y = xhat * w + b over rows; ``params``: also dw, db.
+    Full-size arrays: xhat, which becomes dx in place once dw has read it, and g * w."""
     a = _acc(x2.dtype)
     g, x = g2.astype(a, copy=False), x2.astype(a, copy=False)
     xhat = x - mean[:, None]
     xhat *= rstd[:, None]
     gy = g * w if w is not None else g
     n = max(x.shape[1], 1)
-    dx = xhat * (np.einsum("ij,ij->i", gy, xhat) / n)[:, None]
+    dw = db = None
+    if params:
+        dw = np.einsum("ij,ij->j", g, xhat).astype(x2.dtype) if w is not None else None
+        db = g.sum(0).astype(x2.dtype)
+    dx = xhat
+    dx *= (np.einsum("ij,ij->i", gy, xhat) / n)[:, None]
     if not rms:
         dx += (gy.sum(1) / n)[:, None]
     np.subtract(gy, dx, out=dx)
     dx *= rstd[:, None]
-    if not params:
-        return dx.astype(x2.dtype, copy=False), None, None
-    dw = np.einsum("ij,ij->j", g, xhat).astype(x2.dtype) if w is not None else None
-    return dx.astype(x2.dtype, copy=False), dw, g.sum(0).astype(x2.dtype)
+    return dx.astype(x2.dtype, copy=False), dw, db
 
 
 def _np_bn_stats(x3):

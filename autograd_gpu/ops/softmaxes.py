@@ -28,25 +28,46 @@ def _np_softmax(x, axis):
     if x.size == 0:
         return np.empty_like(x)
     with np.errstate(invalid="ignore"):
-        e = np.exp(x - np.amax(x, axis=axis, keepdims=True))
-        return e / e.sum(axis, keepdims=True)
+        e = np.subtract(x, np.amax(x, axis=axis, keepdims=True))   # the one full-size array: the result
+        np.exp(e, out=e)
+        e /= e.sum(axis, keepdims=True)
+        return e
 
 
 def _np_log_softmax(x, axis):
     if x.size == 0:
         return np.empty_like(x)
     with np.errstate(invalid="ignore", divide="ignore"):
-        s = x - np.amax(x, axis=axis, keepdims=True)
-        return s - np.log(np.exp(s).sum(axis, keepdims=True))
+        s = np.subtract(x, np.amax(x, axis=axis, keepdims=True))
+        lse = np.log(np.exp(s).sum(axis, keepdims=True))
+        s -= lse
+        return s
+
+
+def _np_softmax_bwd(g, y, axis):
+    """y (g - sum g y), with the product as the result's buffer (one full-size array)."""
+    t = np.multiply(g, y)
+    s = t.sum(axis, keepdims=True)
+    np.subtract(g, s, out=t)
+    t *= y
+    return t
+
+
+def _np_log_softmax_bwd(g, y, axis):
+    """g - exp(y) sum g, in the buffer of exp(y)."""
+    t = np.exp(y)
+    t *= g.sum(axis, keepdims=True)
+    np.subtract(g, t, out=t)
+    return t
 
 
 register("softmax_fwd", "numpy", _np_softmax)
 register("softmax_fwd", "cupy", cuda.softmax("softmax_fwd"))            # one block per row
 register("log_softmax_fwd", "numpy", _np_log_softmax)
 register("log_softmax_fwd", "cupy", cuda.softmax("log_softmax_fwd"))
-register("softmax_bwd", "numpy", lambda g, y, axis: y * (g - (g * y).sum(axis, keepdims=True)))
+register("softmax_bwd", "numpy", _np_softmax_bwd)
 register("softmax_bwd", "cupy", cuda.softmax("softmax_bwd"))            # y (g - sum g y)
-register("log_softmax_bwd", "numpy", lambda g, y, axis: g - np.exp(y) * g.sum(axis, keepdims=True))
+register("log_softmax_bwd", "numpy", _np_log_softmax_bwd)
 register("log_softmax_bwd", "cupy", cuda.softmax("log_softmax_bwd"))    # g - exp(y) sum g
 
 
