@@ -78,7 +78,19 @@ def get_backend(device_type: str) -> Backend:
         if _seed is not None:   # manual_seed ran before this backend came up: it starts from that seed
             b.manual_seed(_seed)
         _backends[device_type] = b
+        if device_type != "cpu":
+            global _only_cpu
+            _only_cpu = False
         return b
+
+
+_only_cpu = True   # until a backend other than the CPU's comes up (for good), every array is on the CPU
+
+
+def only_cpu() -> bool:
+    """No backend but the CPU's has ever come up in this process: every tensor, and so every
+    graph node, is on the CPU (the engine then skips looking for other devices)."""
+    return _only_cpu
 
 
 def backend_available(device_type: str) -> bool:

@@ -17,6 +17,8 @@ from typing import Callable
 import numpy as np
 
 _tables: dict[str, dict[str, Callable]] = {}
+_UFUNC = np.ufunc
+_NDARRAY = np.ndarray
 _parents: dict[str, str] = {}
 
 
@@ -68,14 +70,15 @@ def kernel(op: str, t) -> Callable:
 # builds its state object each time); setting NumPy's own context variable to a prebuilt "ignore"
 # state costs a quarter of that, and nothing when a caller (the engine's backward loop,
 # ``quiet_scope``) has set it already. The variable is private: without it, ``np.errstate`` does
-# the job.
+# the job. The autograd fast path (``recording._fast_apply``) does the same switch inline around
+# the function a quiet kernel wraps (``quiet_wraps``).
 try:
     from numpy._core._ufunc_config import _extobj_contextvar as _ERR_VAR
     from numpy._core.umath import _make_extobj
     _IGNORE = _make_extobj(all="ignore")
     _err_get, _err_set, _err_reset = _ERR_VAR.get, _ERR_VAR.set, _ERR_VAR.reset
 except (ImportError, AttributeError, TypeError):   # pragma: no cover - another NumPy layout
-    _err_set = None
+    _IGNORE = _err_get = _err_set = _err_reset = None   # and no quiet kernel has ``quiet_wraps``
 
 
 def quiet(fn: Callable) -> Callable:
@@ -95,7 +98,9 @@ def quiet(fn: Callable) -> Callable:
                 return fn(*args, **kwargs)
             finally:
                 _err_reset(token)
+        impl.quiet_wraps = fn   # for callers that switch the warnings off themselves
     impl._quiet = True
+    impl.takes_constant = takes_constant(fn)   # as the function it wraps
     impl.__name__ = getattr(fn, "__name__", "kernel")
     impl.__signature__ = _signature(fn)   # what the kernel takes, for the tests' arity checks
     return impl
@@ -126,8 +131,6 @@ def _signature(fn) -> inspect.Signature:
 
 
 # Python numbers as kernel operands ---------------------------------------------------------
-_UFUNC = np.ufunc
-_NDARRAY = np.ndarray
 _CONSTANTS: dict = {}
 
 
@@ -178,9 +181,13 @@ def scalar_of(dtype: np.dtype, v):
         return dtype.type(v - (1 << bits) if dtype.kind == "i" and v >> (bits - 1) else v)
 
 
-def operand(kern: Callable, arr, v):
-    """Python number ``v`` as ``kern``'s operand beside ``arr``: a cached constant for a ufunc."""
-    return constant(v, arr.dtype) if type(kern) is _UFUNC else scalar_for(arr, v)
+def takes_constant(kern: Callable) -> bool:
+    """Whether ``kern`` takes a Python-number operand as a cached 0-d ``constant`` (else as
+    ``scalar_for``): a ufunc, bare or ``quiet`` (whose wrapper says so), or a kernel marked
+    ``takes_constant`` (one made of NumPy operations only, with no Python branching on the
+    operand's type)."""
+    return type(kern) is _UFUNC or getattr(kern, "takes_constant", False)
+
 
 
 # allocation failures as PyTorch reports them ----------------------------------------------

@@ -14,6 +14,9 @@ from .dispatch import op
 from .printing import tensor_repr
 
 
+_new = object.__new__
+
+
 class Tensor:
     __slots__ = ("_data", "_device", "_requires_grad", "_grad", "grad_fn", "_output_nr", "_vc", "_base",
                  "_acc_ref", "_leaf_hooks", "_post_acc_hooks", "_retains_grad", "__weakref__")
@@ -27,7 +30,7 @@ class Tensor:
     @classmethod
     def _make(cls, data, device: Device) -> "Tensor":
         """Wrap a backend array without copying; the fast path every op uses."""
-        t = object.__new__(cls)
+        t = _new(cls)
         t._data = data
         t._device = device
         t._requires_grad = False

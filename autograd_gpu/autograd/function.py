@@ -46,8 +46,17 @@ class BackwardNode(Node):
         saved = self.saved
         if saved is None:
             raise RuntimeError(FREED_MESSAGE)
+        # a declared ``saves`` keeps Python-number operands as they are (see _keep); one or two
+        # saved values (nearly every op) without building a list first
+        n = len(saved)
+        if n == 1:
+            s = saved[0]
+            return (s.unpack(self) if type(s) is SavedTensor else s,)
+        if n == 2:
+            s, t = saved
+            return (s.unpack(self) if type(s) is SavedTensor else s, t.unpack(self) if type(t) is SavedTensor else t)
         out = []   # a loop, not a comprehension: no extra frame on every backward
-        for s in saved:   # a declared ``saves`` keeps Python-number operands as they are (see _keep)
+        for s in saved:
             out.append(s.unpack(self) if type(s) is SavedTensor else s)
         return tuple(out)
 
@@ -66,12 +75,19 @@ class BackwardNode(Node):
             self.saved = None
 
     def apply(self, grads: list) -> list:
-        if (grads[0] is None if len(grads) == 1 else _has_none(grads)) and self.materialize_grads:
-            zeros = op("zeros_from_meta")
-            grads = [zeros(self.out_meta[i]) if g is None else g for i, g in enumerate(grads)]
-        result = self._fn.backward(self, *grads)
-        if type(result) is not tuple:   # a user's list is one (wrong) object, as in PyTorch
-            result = tuple(result) if isinstance(result, list) and not self._user else (result,)
+        if len(grads) == 1:   # one output (nearly every node): no loop, no star-args tuple
+            g = grads[0]
+            if g is None and self.materialize_grads:
+                g = op("zeros_from_meta")(self.out_meta[0])
+            result = self._fn.backward(self, g)
+        else:
+            if _has_none(grads) and self.materialize_grads:
+                zeros = op("zeros_from_meta")
+                grads = [zeros(self.out_meta[i]) if g is None else g for i, g in enumerate(grads)]
+            result = self._fn.backward(self, *grads)
+        t = type(result)
+        if t is not tuple:   # a user's list is one (wrong) object, as in PyTorch
+            result = tuple(result) if t is not Tensor and isinstance(result, list) and not self._user else (result,)
         n = len(self.next_edges)
         if len(result) != n:
             if len(result) > n and result[n:] == (None,) * (len(result) - n):   # for non-tensor arguments

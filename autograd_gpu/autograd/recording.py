@@ -11,7 +11,8 @@ import traceback
 
 import numpy as np
 
-from ..dispatch import allocation_error, is_allocation_error, kernel, op, operand
+from ..dispatch import (_IGNORE, _err_get, _err_reset, _err_set, allocation_error, constant,
+                        is_allocation_error, kernel, op, scalar_for, takes_constant)
 from ..tensor import Tensor, wrap
 from . import anomaly
 from .grad_mode import _state as _grad_state
@@ -21,6 +22,7 @@ from .views import rebase_view
 
 _hooks_tls = saved_tensors_hooks._tls
 _NDARRAY = np.ndarray
+_make = Tensor._make
 
 
 def _apply(cls, args: tuple, kwargs: dict):
@@ -58,51 +60,94 @@ def _fast_apply(cls, arity: int):
     tensors of one dtype, shape and device, or Python numbers) go straight to the kernel and,
     when an input needs a gradient, to ``record_computed``; anything else, and any extra
     argument, takes ``_apply``. A plain function with the operands as parameters: op functions,
-    operators and backward formulas call it without packing arguments."""
-    kernel_op = cls.kernel
+    operators and backward formulas call it without packing arguments.
 
-    def apply(input, other=_ABSENT, *rest, **kwargs):
-        if type(input) is Tensor and not rest and not kwargs:
-            d = input._data
-            dt = d.dtype
-            if dt.kind == "f":
-                grad_on = _grad_state.enabled
-                record = grad_on and (input._requires_grad or input.grad_fn is not None)
-                kern = kernel(kernel_op, input)
-                if other is _ABSENT:
-                    if arity != 1:
-                        return _apply(cls, (input,), {})
+    Per call it reads only what is cached: the kernel from the device's table (no backend
+    lookup), a Python number as a cached 0-d constant (``dispatch.takes_constant``), the grad mode
+    once, and for a ``quiet`` NumPy kernel the function it wraps, called with NumPy's warnings
+    switched off here (as its wrapper would, one frame less). One closure per arity: a unary op
+    checks nothing about a second operand."""
+    kernel_op = cls.kernel
+    # (the last kernel called, the function it wraps if quiet, whether it takes a Python number as a
+    # 0-d constant): worked out once per kernel, not per call
+    seen = [(None, None, False)]
+
+    if arity == 1:
+        def apply(input, *rest, **kwargs):
+            if type(input) is Tensor and not rest and not kwargs:
+                d = input._data
+                if d.dtype.kind == "f":
+                    device = input._device
                     try:
-                        out = kern(d)
+                        kern = device._table[kernel_op]
+                    except (KeyError, TypeError):   # a table not cached yet, or an inherited kernel
+                        kern = kernel(kernel_op, input)
+                    last, fn, _ = seen[0]   # one tuple: another thread may replace it, never half of it
+                    if kern is not last:
+                        fn = getattr(kern, "quiet_wraps", None)
+                        seen[0] = kern, fn, takes_constant(kern)
+                    try:
+                        if fn is None or _err_get() is _IGNORE:   # off already: the engine's backward
+                            out = (kern if fn is None else fn)(d)
+                        else:
+                            token = _err_set(_IGNORE)
+                            try:
+                                out = fn(d)
+                            finally:
+                                _err_reset(token)
                     except (MemoryError, ValueError) as exc:
                         _raise_allocation_error(exc)
                         raise
-                else:
+                    out = _make(out, device) if type(out) is _NDARRAY else wrap(out, device)
+                    if (input._requires_grad or input.grad_fn is not None) and _grad_state.enabled:
+                        return record_computed(cls, input, _ABSENT, out)
+                    return out
+            return _apply(cls, (input,) + rest, kwargs)
+    else:
+        def apply(input, other=_ABSENT, *rest, **kwargs):
+            if type(input) is Tensor and other is not _ABSENT and not rest and not kwargs:
+                d = input._data
+                dt = d.dtype
+                if dt.kind == "f":
+                    device = input._device
+                    try:
+                        kern = device._table[kernel_op]
+                    except (KeyError, TypeError):
+                        kern = kernel(kernel_op, input)
+                    last, fn, tc = seen[0]
+                    if kern is not last:
+                        fn, tc = getattr(kern, "quiet_wraps", None), takes_constant(kern)
+                        seen[0] = kern, fn, tc
+                    record = input._requires_grad or input.grad_fn is not None
                     t = type(other)
-                    if arity != 2:
-                        return _apply(cls, (input, other), {})
                     if t is Tensor:
                         e = other._data
                         if (e.dtype is not dt and e.dtype != dt) or e.shape != d.shape or \
-                                other._device is not input._device:
+                                other._device is not device:
                             return _apply(cls, (input, other), {})
-                        if grad_on and (other._requires_grad or other.grad_fn is not None):
-                            record = True
+                        if not record:
+                            record = other._requires_grad or other.grad_fn is not None
                     elif t is float or t is int:   # bool scalars: forward's checks
-                        e = operand(kern, d, other)
+                        e = constant(other, dt) if tc else scalar_for(d, other)
                     else:
                         return _apply(cls, (input, other), {})
                     try:
-                        out = kern(d, e)
+                        if fn is None or _err_get() is _IGNORE:
+                            out = (kern if fn is None else fn)(d, e)
+                        else:
+                            token = _err_set(_IGNORE)
+                            try:
+                                out = fn(d, e)
+                            finally:
+                                _err_reset(token)
                     except (MemoryError, ValueError) as exc:
                         _raise_allocation_error(exc)
                         raise
-                out = Tensor._make(out, input._device) if type(out) is _NDARRAY else wrap(out, input._device)
-                if record:
-                    return record_computed(cls, (input,) if other is _ABSENT else (input, other), out)
-                return out
-        args = (input,) if other is _ABSENT else (input, other)
-        return _apply(cls, args + rest, kwargs)
+                    out = _make(out, device) if type(out) is _NDARRAY else wrap(out, device)
+                    if record and _grad_state.enabled:
+                        return record_computed(cls, input, other, out)
+                    return out
+            return _apply(cls, ((input,) if other is _ABSENT else (input, other)) + rest, kwargs)
     apply.__name__ = apply.__qualname__ = f"{cls.__qualname__}.apply"
     return apply
 
@@ -160,15 +205,39 @@ def _keep(node, saves: tuple, args: tuple, out) -> None:
     node.saved = saved
 
 
-def record_computed(cls, args: tuple, out):
-    """Record ``out``, which a fast path computed from ``args`` without ``forward``, as the one
-    output of a new ``cls`` node (``cls`` declares ``saves``; no input is changed in place)."""
+def record_computed(cls, input: Tensor, other, out):
+    """Record ``out``, which the fast path computed without ``forward`` from ``input`` (a floating
+    tensor) and ``other`` (a tensor like it, a Python number, or absent), as the one output of a new
+    ``cls`` node (``cls`` declares ``saves``; no input is changed in place).
+
+    What ``_edges`` and ``_single_meta`` do for any op, inlined for these operands: this runs once
+    per recorded op."""
     node = cls._backward_cls()
-    node.needs_input_grad, node.next_edges = _edges(args)
-    node.out_meta = _single_meta(out)
+    fn = input.grad_fn
+    e = (fn, input._output_nr) if fn is not None else (grad_accumulator(input), 0) if input._requires_grad else None
+    if other is _ABSENT:
+        args = (input,)
+        node.needs_input_grad = _NEEDS[1][e is not None]
+        node.next_edges = (e,)
+    else:
+        args = (input, other)
+        if type(other) is Tensor:
+            fn = other.grad_fn
+            f = (fn, other._output_nr) if fn is not None else \
+                (grad_accumulator(other), 0) if other._requires_grad else None
+        else:
+            f = None
+        node.needs_input_grad = _NEEDS[2][(e is not None) | (f is not None) << 1]
+        node.next_edges = (e, f)
+    data = out._data
+    meta = _last_meta   # _single_meta's first guess, checked here without a call
+    key = meta[0]
+    node.out_meta = meta if key[1] is data.dtype and key[2] is out._device and key[0] == data.shape else \
+        _single_meta(out)
     out.grad_fn = node
-    if cls._saves:
-        _keep(node, cls._saves, args, out)
+    saves = cls._saves
+    if saves:
+        _keep(node, saves, args, out)
     if anomaly.enabled:
         _finish(node, (out,))
     return out
@@ -221,29 +290,46 @@ def apply_inplace(cls, self: Tensor, others: tuple, kwargs: dict) -> Tensor:
 _NEEDS = [[tuple(bool(mask >> i & 1) for i in range(n)) for mask in range(1 << n)] for n in range(5)]
 
 
-def _edges(args: tuple) -> tuple[tuple, list]:
-    """Which inputs need a gradient, and the edge each one's gradient travels (graph.gradient_edge,
-    inlined: this runs once per recorded op). Taken before forward, so an in-place op's edge
-    points at its input's old history."""
-    mask = 0
-    bit = 1
-    edges = []
-    for a in args:
-        if isinstance(a, Tensor):
-            fn = a.grad_fn
-            if fn is not None:
-                mask |= bit
-                edges.append((fn, a._output_nr))
-            elif a._requires_grad:
-                mask |= bit
-                edges.append((grad_accumulator(a), 0))
-            else:
-                edges.append(None)
-        else:
-            edges.append(None)
-        bit <<= 1
+def _edge(a):
+    """graph.gradient_edge of an argument, inlined (None for one that is no tensor or needs no gradient)."""
+    if type(a) is Tensor or isinstance(a, Tensor):   # the exact type first: one pointer compare
+        fn = a.grad_fn
+        if fn is not None:
+            return (fn, a._output_nr)
+        if a._requires_grad:
+            return (grad_accumulator(a), 0)
+    return None
+
+
+def _edges(args: tuple) -> tuple[tuple, tuple]:
+    """Which inputs need a gradient, and the edge each one's gradient travels. Taken before
+    forward, so an in-place op's edge points at its input's old history. This runs once per
+    recorded op: one or two arguments (nearly every op) take no call per argument."""
     n = len(args)
-    return (_NEEDS[n][mask] if n < 5 else tuple(bool(mask >> i & 1) for i in range(n))), edges
+    if n > 2:
+        edges = tuple(map(_edge, args))
+        if n >= 5:
+            return tuple(e is not None for e in edges), edges
+        mask = 0
+        for i, e in enumerate(edges):
+            if e is not None:
+                mask |= 1 << i
+        return _NEEDS[n][mask], edges
+    a = args[0]
+    if type(a) is Tensor or isinstance(a, Tensor):
+        fn = a.grad_fn
+        e = (fn, a._output_nr) if fn is not None else (grad_accumulator(a), 0) if a._requires_grad else None
+    else:
+        e = None
+    if n == 1:
+        return _NEEDS[1][e is not None], (e,)
+    b = args[1]
+    if type(b) is Tensor or isinstance(b, Tensor):
+        fn = b.grad_fn
+        f = (fn, b._output_nr) if fn is not None else (grad_accumulator(b), 0) if b._requires_grad else None
+    else:
+        f = None
+    return _NEEDS[2][(e is not None) | (f is not None) << 1], (e, f)
 
 
 def _bump_versions(dirty) -> None:
@@ -349,19 +435,27 @@ def _wire(node, args: tuple, out):
 
 
 _SINGLE_META: dict = {}
+_last_meta = (((), None, None),)   # the last one handed out: a chain of ops asks for it again and again
 
 
 def _single_meta(out) -> tuple:
     """``out_meta`` for a node whose one output is ``out``, shared by all nodes whose output has
     this shape, dtype and device: fewer objects per recorded op for the cyclic GC to track (and
-    promote) while the graph lives. Bounded: cleared when full."""
+    promote) while the graph lives. Bounded: cleared when full. The last one handed out is
+    checked first (dtype and device by identity): hashing a NumPy dtype costs more than that."""
+    global _last_meta
     data = out._data
+    meta = _last_meta
+    key = meta[0]
+    if key[1] is data.dtype and key[2] is out._device and key[0] == data.shape:
+        return meta
     key = (data.shape, data.dtype, out._device)
     meta = _SINGLE_META.get(key)
     if meta is None:
         if len(_SINGLE_META) >= 4096:
             _SINGLE_META.clear()
         meta = _SINGLE_META[key] = (key,)
+    _last_meta = meta
     return meta
 
 

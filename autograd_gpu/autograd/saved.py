@@ -4,6 +4,8 @@ from __future__ import annotations
 from ..tensor import Tensor, type_name
 from . import anomaly
 
+_make = Tensor._make
+
 
 class SavedTensor:
     """A tensor saved for backward, checked against in-place changes when unpacked.
@@ -52,7 +54,7 @@ class SavedTensor:
                 f"is at version {self.vc[0]}; expected version {self.version} instead. {hint}")
         if self.tensor is not None:
             return self.tensor
-        t = Tensor._make(self.data, self.device)
+        t = _make(self.data, self.device)
         t._vc = self.vc
         if self.requires_grad:
             t.grad_fn, t._output_nr = node, self.output_nr

@@ -15,7 +15,7 @@ from heapq import heappop, heappush
 from ..autograd import anomaly
 from ..autograd.grad_mode import _state as _grad_state
 from ..autograd.graph import ACCUMULATE_LOCK
-from ..device import CPU, Device, current_index, set_current_index
+from ..device import CPU, Device, current_index, only_cpu, set_current_index
 from ..dispatch import kernel, op, quiet_scope
 from .graph_task import DONE, GraphRoot, GraphTask, LocalQueue, SharedQueue, node_device, priority
 from .workers import current_worker_device, worker_for
@@ -83,10 +83,14 @@ def run_backward(root_edges: list, root_grads: list, keep_graph: bool, create_gr
 
 
 def _count_dependencies(task: GraphTask, root: GraphRoot) -> set:
-    """Fill ``task.deps`` (how many gradients each reachable node waits for); the non-CPU devices seen."""
+    """Fill ``task.deps`` (how many gradients each reachable node waits for); the non-CPU devices seen.
+
+    While only the CPU backend exists there is no other device to look for: the walk only counts."""
     deps = task.deps
     devices: set = set()
     stack = [root]
+    scan = not only_cpu()
+    seen_meta = None   # nodes of one geometry share their out_meta (recording._single_meta): look once
     while stack:
         for edge in stack.pop().next_edges:
             if edge is None:
@@ -97,10 +101,12 @@ def _count_dependencies(task: GraphTask, root: GraphRoot) -> set:
                 continue
             deps[nxt] = 1
             stack.append(nxt)
-            for meta in nxt.out_meta:   # node_device, inlined: this loop visits the whole graph
-                if meta[2].type != "cpu":
-                    devices.add(meta[2])
-                    break
+            if scan and nxt.out_meta is not seen_meta:
+                seen_meta = nxt.out_meta
+                for meta in seen_meta:   # node_device, inlined: this loop visits the whole graph
+                    if meta[2].type != "cpu":
+                        devices.add(meta[2])
+                        break
     return devices
 
 
@@ -149,16 +155,21 @@ def _loop(task: GraphTask) -> None:
     """The calling thread's loop: run what is ready here until nothing is outstanding."""
     q = task.caller_queue
     if not task.threaded:  # everything runs here: a plain heap, no counting, no locks
-        heap, switch = q.heap, task.switch_devices
+        heap, switch, direct, keep = q.heap, task.switch_devices, task.direct, task.keep_graph
         while heap:
             _, _, node, grads = heappop(heap)
             try:
                 if switch:
                     _make_current(node_device(node))
-                outputs = _evaluate(task, node, grads)
-                if outputs is not None:
-                    for nxt, buf in _route(task, node, outputs):
-                        heappush(heap, (-nxt.seq, 0, nxt, buf))   # seq is unique: no tiebreak needed
+                if direct and node.plain:   # _evaluate's first case, inlined: nothing around the node
+                    outputs = node.apply(grads)
+                    if not keep:
+                        node.release()
+                else:
+                    outputs = _evaluate(task, node, grads)
+                    if outputs is None:
+                        continue
+                _route(task, node, outputs, heap)   # pushes what becomes ready onto the heap
             except BaseException as e:  # noqa: BLE001 - re-raised by run_backward
                 _name_node(e, node)
                 task.error = e
@@ -234,7 +245,7 @@ def _sum(dev: Device, cur, g):
     """The buffer slot holding ``cur`` after gradient ``g`` (validated: same shape, dtype, device) arrives."""
     if type(cur) is _Sum:
         t = cur.tensor
-        t._data = _on(dev, cur.add_into, t._data, g._data)
+        t._data = cur.add_into(t._data, g._data) if dev is CPU else _on(dev, cur.add_into, t._data, g._data)
         return cur
     return _Sum(_on(dev, operator.add, cur, g))   # a fresh tensor: no one else holds it
 
@@ -355,10 +366,12 @@ def _sum_to_compatible(src: tuple, dst: tuple) -> bool:
     return all(d == s or d == 1 for s, d in zip(src[lead:], dst))
 
 
-def _route(task: GraphTask, node, outputs) -> list:
+def _route(task: GraphTask, node, outputs, heap: list | None = None) -> list:
     """Add ``node``'s outputs into the next nodes' input buffers; the (node, gradients) now ready.
 
-    The threaded engine calls this under ``task.lock``; the single-threaded loop needs no lock.
+    The threaded engine calls this under ``task.lock`` and gets that list. The single-threaded
+    loop needs no lock and passes its ``heap``: ready nodes go straight onto it (later-created
+    first; ``seq`` is unique, so no tiebreak), and the list stays empty.
     """
     exec_nodes, buffers, deps = task.exec_nodes, task.buffers, task.deps
     ready = []
@@ -376,12 +389,15 @@ def _route(task: GraphTask, node, outputs) -> list:
             if d.shape != meta[0] or g._device is not meta[2] or (d.dtype is not meta[1] and d.dtype != meta[1]):
                 g = _validate(node, i, g, meta)
         left = deps[nxt] - 1
+        if not left and len(metas) == 1 and nxt not in buffers:   # its one and only gradient
+            if heap is None:
+                ready.append((nxt, [g]))
+            else:
+                heappush(heap, (-nxt.seq, 0, nxt, [g]))
+            continue
         deps[nxt] = left
         buf = buffers.get(nxt) if left else buffers.pop(nxt, None)
         if buf is None:
-            if not left and len(metas) == 1:   # its one and only gradient: no buffer to fill
-                ready.append((nxt, [g]))
-                continue
             buf = [None] * len(metas)
             if left:
                 buffers[nxt] = buf
@@ -397,5 +413,8 @@ def _route(task: GraphTask, node, outputs) -> list:
             for j, v in enumerate(buf):
                 if type(v) is _Sum:
                     buf[j] = v.tensor
-            ready.append((nxt, buf))
+            if heap is None:
+                ready.append((nxt, buf))
+            else:
+                heappush(heap, (-nxt.seq, 0, nxt, buf))
     return ready

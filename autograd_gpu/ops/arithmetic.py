@@ -26,8 +26,19 @@ from .unary import log
 
 
 # add / sub -----------------------------------------------------------------------
-class Add(Pointwise, name="add", numpy=lambda x, y, a=1.0: np.add(x, y) if a == 1.0 else x + a * y,
-          promote="same", inplace=True, operators=("__add__",)):   # x + a * y
+def _np_add(x, y, a=1.0):
+    return np.add(x, y) if a == 1.0 else x + a * y
+
+
+def _np_sub(x, y, a=1.0):
+    return np.subtract(x, y) if a == 1.0 else x - a * y
+
+
+# NumPy operations only: a Python-number operand comes as a cached 0-d constant (dispatch.operand)
+_np_add.takes_constant = _np_sub.takes_constant = True
+
+
+class Add(Pointwise, name="add", numpy=_np_add, promote="same", inplace=True, operators=("__add__",)):   # x + a * y
     sign = 1
 
     @classmethod
@@ -41,11 +52,12 @@ class Add(Pointwise, name="add", numpy=lambda x, y, a=1.0: np.add(x, y) if a == 
     def backward(cls, ctx, g):
         s = cls.sign * getattr(ctx, "alpha", 1)
         need = ctx.needs_input_grad
-        return g if need[0] else None, (g if s == 1 else -g if s == -1 else g * s) if need[1] else None, None
+        gy = (g if s == 1 else -g if s == -1 else g * s) if need[1] else None
+        # one gradient per input the node has: two from the fast path, three with ``alpha``
+        return (g if need[0] else None, gy) if len(need) == 2 else (g if need[0] else None, gy, None)
 
 
-class Sub(Add, name="sub", numpy=lambda x, y, a=1.0: np.subtract(x, y) if a == 1.0 else x - a * y,
-          inplace=True, operators=("__sub__",)):   # x - a * y
+class Sub(Add, name="sub", numpy=_np_sub, inplace=True, operators=("__sub__",)):   # x - a * y
     sign = -1
 
     @classmethod
