@@ -1,172 +1,332 @@
-"""Timing, tables and result files shared by the workloads.
+"""What every workload shares: the run's settings, the measurement and one result row.
 
-Every number is a median over ``repeat`` samples; each sample times enough calls
-(at least ``min_time`` seconds) that timer resolution does not matter.
+The measurement (``measure``): each implementation is warmed up, then calibrated to the number of
+calls that makes one sample last ``min_time``; then ``repeat`` rounds each take one sample of every
+implementation, the round's order starting one implementation further each time
+(``interleaved``), so that a change in machine load hits all of them alike. Every call takes the
+next of the implementation's input sets (``Impl.args``, as many as ``n_sets`` says), so that
+inputs are not already in cache because the previous call used them. A sample is timed by the
+implementation's clock: the host's ``perf_counter`` on CPU, CUDA events on the GPU
+(``CupyEvents`` for ours and the raw CuPy/cuBLAS limits, ``TorchEvents`` for PyTorch), which
+time the device's timeline instead of the host's. The figure reported is the median of the
+samples.
+
+A ``Row`` holds the samples of ``ours``, ``torch`` (when installed) and ``limit`` (what the
+hardware or a framework-free version allows: the same math written by hand in NumPy on CPU; the
+measured copy bandwidth or cuBLAS on the GPU) and derives from them the ratio to PyTorch, the
+percentage of the limit and whether the row's target is met.
 """
 from __future__ import annotations
 
-import json
-import os
-import platform
-import re
-import socket
+import dataclasses
+import math
 import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
-RESULTS = Path(__file__).resolve().parent / "results"
+IMPLS = ("ours", "torch", "limit")
+MIB = 1 << 20
+SIZES = ("full", "quick", "tiny")   # tiny: the tests' size, seconds for the whole suite
 
 
 @dataclass
 class Config:
-    repeat: int = 7
-    min_time: float = 0.2     # seconds per sample
-    quick: bool = False       # smaller sizes / fewer samples, for a smoke run
-    devices: tuple = ("cpu",)
-    out: Path = RESULTS
+    device: str = "cpu"          # "cpu" or "cuda" (device 0)
+    size: str = "full"           # one of SIZES: which of a workload's sizes to run
+    repeat: int = 7              # samples per implementation; the median is reported
+    min_time: float = 0.1        # seconds per sample
+    warmup: int = 2              # calls before calibration (compiles kernels, fills pools)
+    progress: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def cuda(self) -> bool:
+        return self.device.startswith("cuda")
+
+    def pick(self, by_size: dict):
+        """``by_size[self.size]``: a workload's sizes (or cases) for this run."""
+        return by_size[self.size]
+
+    def note(self, what: str) -> None:
+        """Tell the progress bar what is being measured now."""
+        if self.progress is not None:
+            self.progress(what)
+
+    def to_json(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "progress"}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Config":
+        return cls(**{k: v for k, v in d.items() if k != "progress"})
 
 
-@dataclass
-class Result:
-    """One workload on one device: rows of ``{case: ..., <impl>: seconds, ...}``."""
-
-    name: str
-    device: str               # "cpu" or "cuda:0"
-    unit: str                 # how rows are printed: "us", "ms", "GB/s", "%"
-    rows: list = field(default_factory=list)
-    meta: dict = field(default_factory=dict)
-    notes: list = field(default_factory=list)
-    impls: tuple = ("ours", "torch", "numpy")
-
-
-def torch_or_none():
+def torch_or_none(device: str = "cpu"):
+    """PyTorch when installed (and, for a CUDA run, built with CUDA and seeing a GPU), else None."""
     try:
         import torch
     except ImportError:
         return None
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        return None
     return torch
 
 
-def _calibrate(fn: Callable[[], object], sync: Callable[[], None], min_time: float) -> int:
-    """Calls per sample so that one sample lasts at least ``min_time`` (after one warm-up call)."""
-    fn()
-    sync()  # warm-up: compiles kernels, fills caches and memory pools
+def torch_device(device: str) -> str:
+    return "cuda" if device.startswith("cuda") else "cpu"
+
+
+# clocks -------------------------------------------------------------------------------------------
+class HostClock:
+    """``perf_counter`` around a sample; ``sync`` (if any) waits for queued device work first and last."""
+
+    def __init__(self, sync: Callable[[], object] | None = None):
+        self.sync = sync
+
+    def start(self) -> None:
+        if self.sync is not None:
+            self.sync()
+        self._t0 = time.perf_counter()
+
+    def stop(self) -> float:
+        if self.sync is not None:
+            self.sync()
+        return time.perf_counter() - self._t0
+
+
+class CupyEvents:
+    """CUDA events on CuPy's current stream (the stream our kernels and cupy.matmul launch on). The
+    device is idle when the start event is recorded, so host time spent launching shows as gaps
+    between kernels: a host-bound loop is measured as host-bound."""
+
+    def __init__(self):
+        import cupy
+        self.cp = cupy
+
+    def start(self) -> None:
+        self.cp.cuda.Device().synchronize()
+        self._t0 = self.cp.cuda.Event()
+        self._t0.record()
+
+    def stop(self) -> float:
+        t1 = self.cp.cuda.Event()
+        t1.record()
+        t1.synchronize()
+        return self.cp.cuda.get_elapsed_time(self._t0, t1) / 1e3
+
+
+class TorchEvents:
+    """CUDA events on PyTorch's current stream."""
+
+    def __init__(self):
+        import torch
+        self.torch = torch
+
+    def start(self) -> None:
+        self.torch.cuda.synchronize()
+        self._t0 = self.torch.cuda.Event(enable_timing=True)
+        self._t0.record()
+
+    def stop(self) -> float:
+        t1 = self.torch.cuda.Event(enable_timing=True)
+        t1.record()
+        t1.synchronize()
+        return self._t0.elapsed_time(t1) / 1e3
+
+
+def clock(device: str, framework: str = "ours"):
+    """The clock for ``framework`` ("ours", "cupy", "torch" or "numpy") on ``device``."""
+    if not device.startswith("cuda"):
+        return HostClock()
+    return TorchEvents() if framework == "torch" else CupyEvents()
+
+
+# measurement --------------------------------------------------------------------------------------
+@dataclass
+class Impl:
+    """One implementation of a case: ``fn(*args[k % len(args)])`` is its ``k``-th call."""
+
+    fn: Callable
+    args: Sequence[tuple] = ((),)
+    clock: object = field(default_factory=HostClock)
+    calls: int = 0
+
+    def __call__(self):
+        a = self.args[self.calls % len(self.args)]
+        self.calls += 1
+        return self.fn(*a)
+
+
+def interleaved(names: Sequence[str], repeat: int) -> list[list[str]]:
+    """The order of the samples: each round takes one of every implementation, starting one further
+    than the round before (ours, torch, limit; torch, limit, ours; ...)."""
+    k = len(names)
+    return [[names[(r + i) % k] for i in range(k)] for r in range(max(repeat, 1))]
+
+
+def _sample(impl: Impl, number: int) -> float:
+    """Seconds per call over ``number`` calls."""
+    impl.clock.start()
+    for _ in range(number):
+        impl()
+    return impl.clock.stop() / number
+
+
+def calibrate(impl: Impl, min_time: float, cap: int = 1 << 20) -> int:
+    """Calls per sample so that one sample lasts at least ``min_time``."""
     number = 1
     while True:
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        sync()
-        dt = time.perf_counter() - t0
-        if dt >= min_time or number >= 1 << 20:
+        total = _sample(impl, number) * number
+        if total >= min_time or number >= cap:
             return number
-        number = max(number * 2, int(number * min_time / max(dt, 1e-9) * 1.2))
+        number = min(cap, max(number * 2, int(number * min_time / max(total, 1e-9) * 1.2)))
 
 
-def measure_many(fns: dict, cfg: Config) -> dict:
-    """Median seconds per call for each ``name -> fn`` or ``name -> (fn, sync)``.
-
-    Samples are interleaved (ours, torch, numpy, ours, ...) so that a change in machine
-    load during the run shifts all implementations alike instead of one of them.
-    """
-    plan = {}
-    for name, f in fns.items():
-        fn, sync = f if isinstance(f, tuple) else (f, None)
-        sync = sync or (lambda: None)
-        plan[name] = (fn, sync, _calibrate(fn, sync, cfg.min_time))
-    samples: dict = {name: [] for name in plan}
-    for _ in range(max(cfg.repeat, 1)):
-        for name, (fn, sync, number) in plan.items():
-            t0 = time.perf_counter()
-            for _ in range(number):
-                fn()
-            sync()
-            samples[name].append((time.perf_counter() - t0) / number)
-    return {name: statistics.median(v) for name, v in samples.items()}
+def measure(impls: dict, cfg: Config) -> dict[str, list[float]]:
+    """Seconds per call, ``cfg.repeat`` interleaved samples per implementation (``name -> Impl``;
+    None values are left out)."""
+    impls = {k: v for k, v in impls.items() if v is not None}
+    for impl in impls.values():
+        impl.clock.start()
+        for _ in range(max(cfg.warmup, 1)):
+            impl()
+        impl.clock.stop()
+    numbers = {k: calibrate(v, cfg.min_time) for k, v in impls.items()}
+    samples: dict = {k: [] for k in impls}
+    for order in interleaved(list(impls), cfg.repeat):
+        for k in order:
+            samples[k].append(_sample(impls[k], numbers[k]))
+    return samples
 
 
-def measure(fn: Callable[[], object], cfg: Config, sync: Callable[[], None] | None = None) -> float:
-    """Median seconds per call of ``fn`` (``sync`` waits for queued GPU work, if any)."""
-    return measure_many({"x": (fn, sync)}, cfg)["x"]
+def n_sets(set_bytes: float, cache: float, max_sets: int = 8, budget: float = 1 << 30) -> int:
+    """How many input sets to rotate through: enough that together they are twice the cache (so a
+    call finds its inputs evicted by the calls before it), at most ``max_sets`` and ``budget`` bytes."""
+    want = math.ceil(2 * cache / max(set_bytes, 1))
+    return max(1, min(max_sets, want, int(budget // max(set_bytes, 1))))
 
 
-def host_tag() -> str:
-    return slug(socket.gethostname() or platform.node() or "host")
+def cache_bytes(device: str) -> int:
+    """The last-level cache: L2 of the GPU, the largest CPU cache level in sysfs (32 MiB if unknown)."""
+    if device.startswith("cuda"):
+        try:
+            import cupy
+            return int(cupy.cuda.Device().attributes["L2CacheSize"])
+        except Exception:  # noqa: BLE001 - no attribute on this CuPy: H100's 50 MB
+            return 50 << 20
+    best = 0
+    for p in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*/size"):
+        try:
+            s = p.read_text().strip()            # "32768K"
+            scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(s[-1:], 1)
+            best = max(best, int(s.rstrip("KMG")) * scale)
+        except (OSError, ValueError):
+            continue
+    return best or 32 << 20
 
 
-def slug(s: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", s).strip("_")[:60] or "x"
+def sync_fn(device: str):
+    """A function waiting for our queued work on ``device`` (None on CPU)."""
+    if not device.startswith("cuda"):
+        return None
+    import autograd_gpu as ag
+    return ag.cuda.synchronize
 
 
-def machine_meta() -> dict:
-    import numpy as np
-    meta = {"host": socket.gethostname(), "platform": platform.platform(), "python": platform.python_version(),
-            "cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(), "numpy": np.__version__,
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    try:
-        import autograd_gpu as ag
-        meta["autograd_gpu"] = ag.__version__
-    except ImportError:
-        pass
-    torch = torch_or_none()
-    if torch is not None:
-        meta["torch"] = torch.__version__
-        meta["torch_threads"] = torch.get_num_threads()
-    return meta
+# rows -----------------------------------------------------------------------------------------------
+THROUGHPUT = {"GB/s": 1e9, "GFLOP/s": 1e9, "TFLOP/s": 1e12}
+TIME = {"us": 1e6, "ms": 1e3}
 
 
-def fmt(v, unit: str) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, str):
-        return v
-    if unit == "us":
-        return f"{v * 1e6:.2f}"
-    if unit == "ms":
-        return f"{v * 1e3:.3f}"
-    return f"{v:.1f}"
+@dataclass
+class Row:
+    """One case of a workload on one device.
 
+    ``samples[impl]`` are seconds per call (bytes for a "MiB" row). For a throughput unit
+    (GB/s, TFLOP/s) ``work[impl]`` is the bytes or FLOPs one call must move or do; the limit's work
+    may differ from ours (a copy of the same array stands for an op that moves three). For a time
+    unit the figure is per ``per`` operations (a chain of 200 ops: microseconds per op).
+    ``target``: ``{"vs": "torch", "max": 1.2}`` (ours/PyTorch at most), ``{"vs": "limit",
+    "min_pct": 80}`` (at least this % of the limit) or ``{"vs": "limit", "max": 1.05}`` (ours'
+    time at most this multiple of the limit's)."""
 
-def table(res: Result) -> str:
-    """Markdown: one column per implementation, then ours/other ratios (>1: we are slower, or use
-    more memory). Rows with a ``target`` (the most ours/torch may be) get a target and a met column."""
-    impls = [i for i in res.impls if any(r.get(i) is not None for r in res.rows)]
-    ratio_of = [i for i in impls if i != "ours"] if "ours" in impls and res.unit in ("us", "ms", "MiB") else []
-    targets = any(r.get("target") is not None for r in res.rows)
-    head = ["case"] + [f"{i} ({res.unit})" for i in impls] + [f"ours/{i}" for i in ratio_of]
-    head += ["target ours/torch", "met?"] if targets else []
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in res.rows:
-        cells = [str(r["case"])] + [fmt(r.get(i), res.unit) for i in impls]
-        for i in ratio_of:
-            q = _ratio(r.get("ours"), r.get(i))
-            cells.append("-" if q is None else f"{q:.2f}x")
-        if targets:
-            t, q = r.get("target"), _ratio(r.get("ours"), r.get("torch"))
-            met = "-" if q is None else "yes" if q <= t else "MISSED"
-            cells += ["-", "-"] if t is None else [f"<= {t:.2f}x", met]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    workload: str
+    case: str
+    device: str
+    unit: str
+    samples: dict
+    work: dict = field(default_factory=dict)
+    per: float = 1.0
+    limit: str | None = None
+    target: dict | None = None
+    meta: dict = field(default_factory=dict)
 
+    def median(self, impl: str) -> float | None:
+        s = self.samples.get(impl)
+        return statistics.median(s) if s else None
 
-def _ratio(a, b) -> float | None:
-    return a / b if isinstance(a, float) and isinstance(b, float) and b > 0 else None
+    def cost(self, impl: str) -> float | None:
+        """Time (or bytes) per unit of work: lower is better, comparable across implementations."""
+        m = self.median(impl)
+        if m is None:
+            return None
+        return m / self.work.get(impl, 1.0) if self.unit in THROUGHPUT else m
 
+    def value(self, impl: str) -> float | None:
+        """The figure shown for ``impl`` in this row's unit."""
+        m = self.median(impl)
+        if m is None:
+            return None
+        if self.unit in THROUGHPUT:
+            return self.work[impl] / m / THROUGHPUT[self.unit] if m > 0 else math.inf
+        if self.unit == "MiB":
+            return m / MIB
+        return m / self.per * TIME[self.unit]
 
-def write(res: Result, cfg: Config) -> tuple[Path, Path]:
-    """``results/<workload>-<host or GPU>.json`` and ``.md`` next to it."""
-    tag = host_tag() if res.device == "cpu" else slug(res.meta.get("gpu", res.device))
-    cfg.out.mkdir(parents=True, exist_ok=True)
-    stem = f"{res.name}-{res.device.split(':')[0]}-{tag}"
-    json_path, md_path = cfg.out / f"{stem}.json", cfg.out / f"{stem}.md"
-    payload = {"name": res.name, "device": res.device, "unit": res.unit,
-               "statistic": res.meta.get("statistic", "median"), "repeat": cfg.repeat, "meta": res.meta,
-               "notes": res.notes, "rows": res.rows}
-    json_path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
-    md = [f"# {res.name} on {res.device}", "", table(res), ""]
-    md += [f"- {n}" for n in res.notes]
-    md += [f"- {k}: {v}" for k, v in res.meta.items()]
-    md_path.write_text("\n".join(md) + "\n")
-    return json_path, md_path
+    def ratio(self) -> float | None:
+        """ours / PyTorch in time or memory per unit of work (> 1: we are slower or use more)."""
+        a, b = self.cost("ours"), self.cost("torch")
+        return a / b if a is not None and b else None
+
+    def pct_limit(self) -> float | None:
+        """Ours as a percentage of the limit's speed (or, for memory, of its frugality)."""
+        a, b = self.cost("ours"), self.cost("limit")
+        return 100.0 * b / a if a and b is not None else None
+
+    def verdict(self) -> tuple[str, str]:
+        """("met" | "MISSED" | "n/a" | "", how far from the target)."""
+        t = self.target
+        if not t:
+            return "", ""
+        if t["vs"] == "torch":
+            q = self.ratio()
+            if q is None:
+                return "n/a", f"<= {t['max']:.2f}x PyTorch: no PyTorch figure"
+            if q <= t["max"]:
+                return "met", f"met: {q:.2f}x <= {t['max']:.2f}x PyTorch"
+            return "MISSED", f"MISSED by {100 * (q / t['max'] - 1):.0f}%: {q:.2f}x > {t['max']:.2f}x PyTorch"
+        p = self.pct_limit()
+        if p is None:
+            return "n/a", "no limit figure"
+        if "min_pct" in t:
+            lo = t["min_pct"]
+            if p >= lo:
+                return "met", f"met: {p:.0f}% >= {lo:.0f}% of limit"
+            return "MISSED", f"MISSED by {lo - p:.0f} pts: {p:.0f}% < {lo:.0f}% of limit"
+        q = 100.0 / p
+        if q <= t["max"]:
+            return "met", f"met: {q:.3f}x <= {t['max']:.2f}x the limit's time"
+        return "MISSED", f"MISSED by {100 * (q / t['max'] - 1):.1f}%: {q:.3f}x > {t['max']:.2f}x the limit's time"
+
+    def to_json(self) -> dict:
+        d = dataclasses.asdict(self)
+        status, detail = self.verdict()
+        d.update({"median": {k: self.median(k) for k in self.samples},
+                  "value": {k: self.value(k) for k in self.samples},
+                  "ratio_vs_torch": self.ratio(), "pct_of_limit": self.pct_limit(),
+                  "target_status": status or None, "target_detail": detail or None})
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Row":
+        return cls(**{f.name: d[f.name] for f in dataclasses.fields(cls) if f.name in d})

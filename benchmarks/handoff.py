@@ -1,10 +1,11 @@
-"""Cross-thread hand-off: what it costs the engine to pass work to another device's worker.
+"""Cross-thread hand-off: what it costs the engine to pass backward work to another device's worker
+thread, in microseconds (CPU only; an engine figure with no PyTorch counterpart or limit).
 
-When a graph spans devices, each backward node is run by its device's worker thread
-and its outputs are queued to the next node's thread. The floor of that cost is one
-put/get between two Python threads; measured here as half a round trip, for the queue
-types the engine could use (it uses ``queue.PriorityQueue`` for shared ready queues).
-The single-device path does no hand-off at all, so this is added per device crossing.
+When a graph spans devices, each backward node is run by its device's worker thread and its outputs
+are queued to the next node's thread. The floor of that cost is one put/get between two Python
+threads, measured as half a round trip for the queue types the engine could use (it uses
+``queue.PriorityQueue``); then a chain hopping between two NumPy-backed fake devices, with the
+engine's workers on and off. The single-device path does no hand-off at all.
 """
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ import sys
 import threading
 import time
 
-from common import Config, Result
+from .common import Config, Impl, Row, measure
 
-NAME = "handoff"
+DEVICES = ("cpu",)
+FRESH_PROCESS = False
 
 
 def round_trip(make_queue, n: int) -> float:
@@ -45,18 +47,12 @@ def round_trip(make_queue, n: int) -> float:
     return dt / n / 2
 
 
-def _register_fake() -> None:
-    """Two NumPy-backed "devices", so the engine's workers run without a GPU."""
+def engine_crossings(cfg: Config, crossings: int = 50) -> dict:
+    """Seconds per crossing of a backward through a chain that hops between fake:0 and fake:1,
+    with the engine's per-device workers on and off."""
+    import autograd_gpu as ag
     from autograd_gpu.testing import register_fake_devices
     register_fake_devices()
-
-
-def engine_crossings(cfg: Config, crossings: int = 50) -> dict:
-    """Backward through a chain that hops between fake:0 and fake:1 ``crossings`` times,
-    with the engine's per-device workers on and off; the difference is the threads' cost."""
-    import autograd_gpu as ag
-    from common import measure
-    _register_fake()
     x = ag.ones(16, device="fake:0", requires_grad=True)
     g = ag.ones(16, device="fake:0" if crossings % 2 == 0 else "fake:1")
 
@@ -67,40 +63,34 @@ def engine_crossings(cfg: Config, crossings: int = 50) -> dict:
         x.grad = None
         h.backward(g)
 
-    out = {}
+    def mode(on: bool):
+        def run():
+            ag.autograd.set_multithreading_enabled(on)
+            fwd_bwd()
+        return run
     try:
-        for mode in (True, False):
-            ag.autograd.set_multithreading_enabled(mode)
-            out[mode] = measure(fwd_bwd, cfg)
+        return measure({"threaded": Impl(mode(True)), "single thread": Impl(mode(False))}, cfg)
     finally:
         ag.autograd.set_multithreading_enabled(True)
-    return {"threaded": out[True] / crossings, "single thread": out[False] / crossings,
-            "added by threads": (out[True] - out[False]) / crossings}
 
 
-def run(cfg: Config) -> list[Result]:
-    import statistics
-    n = 2000 if cfg.quick else 20000
-    res = Result(NAME, "cpu", "us", impls=("ours",))
-    res.meta = {"round_trips_per_sample": n, "switch_interval_s": sys.getswitchinterval()}
+def run(cfg: Config) -> list[Row]:
+    n = cfg.pick({"full": 20000, "quick": 2000, "tiny": 50})
+    meta = {"round_trips_per_sample": n, "switch_interval_s": sys.getswitchinterval()}
+    rows = []
     for name, make in (("queue.SimpleQueue", queue.SimpleQueue), ("queue.Queue", queue.Queue),
                        ("queue.PriorityQueue (engine)", queue.PriorityQueue)):
-        samples = [round_trip(make, n) for _ in range(max(cfg.repeat, 1))]
-        res.rows.append({"case": f"{name}: one hand-off", "ours": statistics.median(samples)})
-    try:
-        per = engine_crossings(cfg)
-    except Exception as e:  # noqa: BLE001 - the queue figures above still stand
-        res.notes.append(f"engine measurement failed: {type(e).__name__}: {e}")
-    else:
-        for k, v in per.items():
-            res.rows.append({"case": f"engine, fake:0<->fake:1 chain, {k} (per crossing)", "ours": v})
-        res.notes.append("engine rows: forward+backward of mul+to() per crossing; 'added by threads' is "
-                         "threaded minus single-thread, i.e. the engine's real hand-off cost")
-    res.notes.append("one-way hand-off = half a put/get round trip between two threads (median of samples)")
-    return [res]
-
-
-if __name__ == "__main__":  # through the runner, which sets thread counts before NumPy loads
-    import subprocess
-    from pathlib import Path
-    sys.exit(subprocess.call([sys.executable, str(Path(__file__).with_name("run.py")), "--only", NAME, *sys.argv[1:]]))
+        cfg.note(name)
+        rows.append(Row("handoff", f"{name}: one hand-off", "cpu", "us",
+                        {"ours": [round_trip(make, n) for _ in range(max(cfg.repeat, 1))]}, meta=meta))
+    cfg.note("engine")
+    crossings = 50
+    s = engine_crossings(cfg, crossings)
+    for k, v in s.items():
+        rows.append(Row("handoff", f"engine, fake:0<->fake:1 chain, {k} (per crossing)", "cpu", "us",
+                        {"ours": v}, per=crossings))
+    added = [a - b for a, b in zip(s["threaded"], s["single thread"])]
+    rows.append(Row("handoff", "engine: added by the worker threads (per crossing)", "cpu", "us",
+                    {"ours": added}, per=crossings,
+                    meta={"notes": ["threaded minus single-thread sample by sample: the engine's real hand-off cost"]}))
+    return rows

@@ -1,48 +1,37 @@
-"""Per-op overhead: a chain of 200 small elementwise ops on a (16,) tensor.
+"""Per-op overhead: a chain of 200 small elementwise ops on a (16,) tensor, forward and backward, in
+microseconds per op.
 
-At 16 elements the arithmetic is free, so the time is what each framework spends per
-op in Python/C++: dispatch, output allocation, recording the graph node, and in the
-backward pass the engine's bookkeeping. Reported in microseconds per op.
+At 16 elements the arithmetic is free, so the time is what each framework spends per op in
+Python/C++: dispatch, output allocation, recording the graph node and, in backward, the engine's
+bookkeeping. The limit is the same chain written by hand without autograd (NumPy on CPU, CuPy on
+the GPU, where it is the launch cost of the kernels alone); its backward walks a hand-kept tape.
 """
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
-from common import Config, Result, measure_many, torch_or_none
+from .common import Config, Impl, Row, clock, n_sets, sync_fn, torch_device, torch_or_none
 
-NAME = "per_op_overhead"
+DEVICES = ("cpu", "cuda")
+FRESH_PROCESS = False
 N_OPS = 200
 SIZE = 16
+CASES = ("forward, no grad", "forward, recording", "forward+backward")
+TARGET = {"vs": "torch", "max": 1.2}   # CPU, forward+backward
 
-# (name, ours/torch forward on (x, y), NumPy forward, NumPy backward(g, x, out, y) -> (gx, gy or None))
+# (name, ours/torch forward on (x, y), by-hand forward (xp, x, y), by-hand backward (g, x, out, y) -> (gx, gy or None))
 # The mix keeps values bounded: tanh/sigmoid squash whatever mul/exp produced.
 _OPS = [
-    ("mul_scalar", lambda m, x, y: x * 0.9, lambda x, y: x * 0.9, lambda g, x, o, y: (g * 0.9, None)),
-    ("add", lambda m, x, y: x + y, lambda x, y: x + y, lambda g, x, o, y: (g, g)),
-    ("tanh", lambda m, x, y: m.tanh(x), lambda x, y: np.tanh(x), lambda g, x, o, y: (g * (1 - o * o), None)),
-    ("sigmoid", lambda m, x, y: m.sigmoid(x), lambda x, y: 1 / (1 + np.exp(-x)),
+    ("mul_scalar", lambda m, x, y: x * 0.9, lambda xp, x, y: x * 0.9, lambda g, x, o, y: (g * 0.9, None)),
+    ("add", lambda m, x, y: x + y, lambda xp, x, y: x + y, lambda g, x, o, y: (g, g)),
+    ("tanh", lambda m, x, y: m.tanh(x), lambda xp, x, y: xp.tanh(x), lambda g, x, o, y: (g * (1 - o * o), None)),
+    ("sigmoid", lambda m, x, y: m.sigmoid(x), lambda xp, x, y: 1 / (1 + xp.exp(-x)),
      lambda g, x, o, y: (g * o * (1 - o), None)),
-    ("mul", lambda m, x, y: x * y, lambda x, y: x * y, lambda g, x, o, y: (g * y, g * x)),
-    ("exp", lambda m, x, y: m.exp(x), lambda x, y: np.exp(x), lambda g, x, o, y: (g * o, None)),
-    ("sub_scalar", lambda m, x, y: x - 0.5, lambda x, y: x - 0.5, lambda g, x, o, y: (g, None)),
-    ("neg", lambda m, x, y: -x, lambda x, y: -x, lambda g, x, o, y: (-g, None)),
+    ("mul", lambda m, x, y: x * y, lambda xp, x, y: x * y, lambda g, x, o, y: (g * y, g * x)),
+    ("exp", lambda m, x, y: m.exp(x), lambda xp, x, y: xp.exp(x), lambda g, x, o, y: (g * o, None)),
+    ("sub_scalar", lambda m, x, y: x - 0.5, lambda xp, x, y: x - 0.5, lambda g, x, o, y: (g, None)),
+    ("neg", lambda m, x, y: -x, lambda xp, x, y: -x, lambda g, x, o, y: (-g, None)),
 ]
-
-
-def available_ops(ag) -> list:
-    """Ops our package has right now (the chain is the same for all three implementations)."""
-    have = []
-    probe = ag.ones(2, requires_grad=True)
-    y = ag.ones(2)
-    for op in _OPS:
-        try:
-            op[1](ag, probe, y)
-        except (AttributeError, NotImplementedError, KeyError, RuntimeError):
-            continue
-        have.append(op)
-    return have
 
 
 def _chain(mod, ops):
@@ -53,26 +42,26 @@ def _chain(mod, ops):
     return run
 
 
-def _fwd_bwd(chain, x, y, g):
-    def run():
+def _fwd_bwd(chain, g):
+    def run(x, y):
         x.grad = y.grad = None
         chain(x, y).backward(g)
     return run
 
 
-def _numpy_fwd_bwd(ops, x0: np.ndarray, y: np.ndarray, backward: bool):
-    """The same chain by hand: forward keeps (x, out) per op, backward walks them in reverse."""
+def by_hand(xp, ops, x0, y, backward: bool):
+    """The chain without a framework: forward keeps (x, out) per op, backward walks them in reverse."""
     x = x0
     tape = []
     for i in range(N_OPS):
         op = ops[i % len(ops)]
-        out = op[2](x, y)
+        out = op[2](xp, x, y)
         tape.append((op[3], x, out))
         x = out
     if not backward:
         return x
-    g = np.ones_like(x)
-    gy = np.zeros_like(y)
+    g = xp.ones_like(x)
+    gy = xp.zeros_like(y)
     for bwd, xi, oi in reversed(tape):
         g, gyi = bwd(g, xi, oi, y)
         if gyi is not None:
@@ -80,66 +69,73 @@ def _numpy_fwd_bwd(ops, x0: np.ndarray, y: np.ndarray, backward: bool):
     return g, gy
 
 
-def run(cfg: Config) -> list[Result]:
-    import autograd_gpu as ag
-    torch = torch_or_none()
-    ops = available_ops(ag)
-    results = []
+def _inputs(cfg: Config) -> list[tuple[np.ndarray, np.ndarray]]:
+    from .common import cache_bytes
     rng = np.random.default_rng(0)
-    x_np = rng.uniform(-1, 1, SIZE).astype(np.float32)
-    y_np = rng.uniform(-1, 1, SIZE).astype(np.float32)
-    cases = ("forward, no grad", "forward, recording", "forward+backward")
-    for device in cfg.devices:
-        res = Result(NAME, device, "us")
-        res.meta = {"ops_in_chain": [o[0] for o in ops], "n_ops": N_OPS, "shape": [SIZE], "dtype": "float32"}
-        if len(ops) < len(_OPS):
-            res.notes.append(f"ops missing from autograd_gpu, left out of the chain: "
-                             f"{sorted(set(o[0] for o in _OPS) - set(o[0] for o in ops))}")
-        sync_ours = (lambda: ag.cuda.synchronize()) if device != "cpu" else None
-        chain = _chain(ag, ops)
-        x = ag.tensor(x_np, device=device, requires_grad=True)
-        y = ag.tensor(y_np, device=device, requires_grad=True)
-        xd, yd, g = x.detach(), y.detach(), ag.ones(SIZE, device=device)
+    k = n_sets(2 * SIZE * 4, cache_bytes(cfg.device))
+    return [(rng.uniform(-1, 1, SIZE).astype(np.float32), rng.uniform(-1, 1, SIZE).astype(np.float32))
+            for _ in range(k)]
 
-        ours_fwd_bwd = _fwd_bwd(chain, x, y, g)
-        impls = {"ours": {cases[0]: (lambda: chain(xd, yd), sync_ours), cases[1]: (lambda: chain(x, y), sync_ours),
-                          cases[2]: (ours_fwd_bwd, sync_ours)}}
-        if torch is not None and (device == "cpu" or torch.cuda.is_available()):
-            tdev = "cuda" if device != "cpu" else "cpu"
-            tsync = torch.cuda.synchronize if device != "cpu" else None
-            tchain = _chain(torch, ops)
-            tx = torch.tensor(x_np, device=tdev, requires_grad=True)
-            ty = torch.tensor(y_np, device=tdev, requires_grad=True)
-            txd, tyd, tg = tx.detach(), ty.detach(), torch.ones(SIZE, device=tdev)
 
-            torch_fwd_bwd = _fwd_bwd(tchain, tx, ty, tg)
-            impls["torch"] = {cases[0]: (lambda: tchain(txd, tyd), tsync), cases[1]: (lambda: tchain(tx, ty), tsync),
-                              cases[2]: (torch_fwd_bwd, tsync)}
-            ours_fwd_bwd()  # same math: our gradient must match PyTorch's
-            torch_fwd_bwd()
-            res.meta["max_abs_grad_diff_vs_torch"] = float(np.max(np.abs(x.grad.cpu().numpy() -
-                                                                         tx.grad.cpu().numpy())))
-        if device == "cpu":  # the NumPy chain has no graph to record: no "recording" row
-            impls["numpy"] = {cases[0]: lambda: _numpy_fwd_bwd(ops, x_np, y_np, False),
-                              cases[2]: lambda: _numpy_fwd_bwd(ops, x_np, y_np, True)}
-        for case in cases:
-            t = measure_many({k: v[case] for k, v in impls.items() if case in v}, cfg)
-            res.rows.append({"case": f"{case} (per op)", **{k: v / N_OPS for k, v in t.items()}})
-        # the same, one op type at a time: where the time per op goes (exp or mul repeated 200
-        # times overflows or underflows; that is the same work for every implementation)
+def run(cfg: Config) -> list[Row]:
+    import autograd_gpu as ag
+    torch = torch_or_none(cfg.device)
+    dev, ops = cfg.device, _OPS
+    sets = _inputs(cfg)
+    g = ag.ones(SIZE, device=dev)
+    ours = [(ag.tensor(x, device=dev, requires_grad=True), ag.tensor(y, device=dev, requires_grad=True))
+            for x, y in sets]
+    chain = _chain(ag, ops)
+    impls = {"ours": {CASES[0]: Impl(chain, [(x.detach(), y.detach()) for x, y in ours], clock(dev)),
+                      CASES[1]: Impl(chain, ours, clock(dev)),
+                      CASES[2]: Impl(_fwd_bwd(chain, g), ours, clock(dev))}}
+    meta: dict = {"ops_in_chain": [o[0] for o in ops], "n_ops": N_OPS, "shape": [SIZE], "dtype": "float32",
+                  "input_sets": len(sets)}
+    if torch is not None:
+        tdev = torch_device(dev)
+        theirs = [(torch.tensor(x, device=tdev, requires_grad=True), torch.tensor(y, device=tdev, requires_grad=True))
+                  for x, y in sets]
+        tg = torch.ones(SIZE, device=tdev)
+        tchain = _chain(torch, ops)
+        impls["torch"] = {CASES[0]: Impl(tchain, [(x.detach(), y.detach()) for x, y in theirs], clock(dev, "torch")),
+                          CASES[1]: Impl(tchain, theirs, clock(dev, "torch")),
+                          CASES[2]: Impl(_fwd_bwd(tchain, tg), theirs, clock(dev, "torch"))}
+        _fwd_bwd(chain, g)(*ours[0])      # same math: our gradient must match PyTorch's
+        _fwd_bwd(tchain, tg)(*theirs[0])
+        meta["max_abs_grad_diff_vs_torch"] = float(np.max(np.abs(ours[0][0].grad.cpu().numpy() -
+                                                                 theirs[0][0].grad.detach().cpu().numpy())))
+    xp, limit = np, "the chain by hand in NumPy"
+    hand_sets = sets
+    if cfg.cuda:
+        import cupy as xp
+        limit = "the chain by hand in CuPy (kernel launches alone)"
+        hand_sets = [(xp.asarray(x), xp.asarray(y)) for x, y in sets]
+    # the by-hand chain has no graph to record: no limit in the "recording" row
+    impls["limit"] = {CASES[0]: Impl(lambda x, y: by_hand(xp, ops, x, y, False), hand_sets, clock(dev, "cupy")),
+                      CASES[2]: Impl(lambda x, y: by_hand(xp, ops, x, y, True), hand_sets, clock(dev, "cupy"))}
+    rows = []
+    for case in CASES:
+        cfg.note(case)
+        samples = _measure({k: v.get(case) for k, v in impls.items()}, cfg)
+        target = TARGET if case == CASES[2] and not cfg.cuda else None
+        rows.append(Row("per_op_overhead", f"{case} (per op)", dev, "us", samples, per=N_OPS, limit=limit,
+                        target=target, meta=meta if case == CASES[2] else {}))
+    if cfg.size == "full":  # where the time per op goes: one op type at a time
         for op in ops:
-            single = {"ours": (_fwd_bwd(_chain(ag, [op]), x, y, g), sync_ours)}
-            if "torch" in impls:
-                single["torch"] = (_fwd_bwd(_chain(torch, [op]), tx, ty, tg), tsync)
-            with np.errstate(over="ignore", under="ignore"):
-                t = measure_many(single, cfg)
-            res.rows.append({"case": f"forward+backward, {op[0]} only (per op)",
-                             **{k: v / N_OPS for k, v in t.items()}})
-        results.append(res)
-    return results
+            cfg.note(f"{op[0]} only")
+            single = {"ours": Impl(_fwd_bwd(_chain(ag, [op]), g), ours, clock(dev))}
+            if torch is not None:
+                single["torch"] = Impl(_fwd_bwd(_chain(torch, [op]), tg), theirs, clock(dev, "torch"))
+            rows.append(Row("per_op_overhead", f"forward+backward, {op[0]} only (per op)", dev, "us",
+                            _measure(single, cfg), per=N_OPS))
+    sync = sync_fn(dev)
+    if sync is not None:
+        sync()
+    return rows
 
 
-if __name__ == "__main__":  # through the runner, which sets thread counts before NumPy loads
-    import subprocess
-    from pathlib import Path
-    sys.exit(subprocess.call([sys.executable, str(Path(__file__).with_name("run.py")), "--only", NAME, *sys.argv[1:]]))
+def _measure(impls: dict, cfg: Config) -> dict:
+    from .common import measure
+    # exp or mul repeated 200 times overflows or underflows: the same work for every implementation
+    with np.errstate(over="ignore", under="ignore"):
+        return measure(impls, cfg)

@@ -1,12 +1,16 @@
 """GPU facts from NVML (``pynvml`` of the ``nvidia-ml-py`` package) and CuPy, for ``autograd-gpu
 info`` and the benchmarks. Everything degrades to "n/a" (never an exception) when NVML, the
 driver, CuPy or a GPU is missing. CUDA device ``i`` is matched to its NVML handle by PCI bus id,
-since ``CUDA_VISIBLE_DEVICES`` renumbers CUDA's devices but not NVML's."""
+since ``CUDA_VISIBLE_DEVICES`` renumbers CUDA's devices but not NVML's. ``Sampler`` samples one GPU
+on a background thread while a benchmark runs and summarises the samples as min/median/max."""
 from __future__ import annotations
 
+import statistics
+import threading
 from typing import Any
 
 NA = "n/a"
+SAMPLED = ("sm_clock_mhz", "mem_clock_mhz", "power_w", "gpu_util_pct", "mem_util_pct", "mem_used_bytes")
 
 
 def _pynvml():
@@ -43,6 +47,95 @@ def sample(nv, handle) -> dict:
             "gpu_util_pct": NA if util is None else util.gpu,
             "mem_util_pct": NA if util is None else util.memory,
             "mem_used_bytes": NA if mem is None else mem.used}
+
+
+def handle(nv, cuda_index: int = 0):
+    """The NVML handle of CUDA device ``cuda_index``: by its PCI bus id (CuPy's numbering follows
+    ``CUDA_VISIBLE_DEVICES``, NVML's does not), by NVML's index where CuPy cannot say."""
+    try:
+        import cupy as cp
+        bus = cp.cuda.runtime.deviceGetPCIBusId(cuda_index)
+    except Exception:  # noqa: BLE001 - no CuPy or no driver: NVML's own numbering
+        bus = None
+    if bus:
+        try:  # bytes: older nvidia-ml-py passes the argument to C unconverted
+            return nv.nvmlDeviceGetHandleByPciBusId(bus.encode() if isinstance(bus, str) else bus)
+        except Exception:  # noqa: BLE001
+            pass
+    return nv.nvmlDeviceGetHandleByIndex(cuda_index)
+
+
+def summarize(samples: list[dict]) -> dict:
+    """min/median/max of each of ``SAMPLED`` over ``samples`` (dicts from ``sample``); "n/a" for a
+    quantity no sample could read."""
+    out: dict[str, Any] = {"samples": len(samples)}
+    for k in SAMPLED:
+        vals = [s[k] for s in samples if isinstance(s.get(k), (int, float)) and not isinstance(s.get(k), bool)]
+        out[k] = {"min": min(vals), "median": statistics.median(vals), "max": max(vals)} if vals else NA
+    return out
+
+
+class Sampler:
+    """Samples one GPU's clocks, power, utilisation and memory every ``interval`` seconds on a
+    daemon thread while a workload runs; ``stop()`` returns ``summarize`` of the samples, plus
+    ``error`` when NVML could not be used (every quantity is then "n/a").
+
+        with Sampler(0) as s:
+            run_workload()
+        s.summary()
+    """
+
+    def __init__(self, cuda_index: int = 0, interval: float = 0.1):
+        self.cuda_index, self.interval = cuda_index, interval
+        self.samples: list[dict] = []
+        self.error: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._nv = None
+
+    def start(self) -> "Sampler":
+        nv, err = _pynvml()
+        if nv is None:
+            self.error = err
+            return self
+        try:
+            h = handle(nv, self.cuda_index)
+        except Exception as e:  # noqa: BLE001
+            self.error = f"no NVML handle for CUDA device {self.cuda_index}: {e}"
+            _try(nv.nvmlShutdown)
+            return self
+        self._nv = nv
+        self._thread = threading.Thread(target=self._loop, args=(nv, h), name="nvml-sampler", daemon=True)
+        self._thread.start()
+        return self
+
+    def _loop(self, nv, h) -> None:
+        while True:
+            self.samples.append(sample(nv, h))
+            if self._stop.wait(self.interval):
+                return
+
+    def stop(self) -> dict:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._nv is not None:
+            _try(self._nv.nvmlShutdown)
+            self._nv = None
+        return self.summary()
+
+    def summary(self) -> dict:
+        out = summarize(self.samples)
+        if self.error:
+            out["error"] = self.error
+        return out
+
+    def __enter__(self) -> "Sampler":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
 
 
 def report() -> dict:
