@@ -137,12 +137,16 @@ def _check_train_flags(ns: argparse.Namespace) -> None:
 
 def train(ns: argparse.Namespace) -> int:
     _check_train_flags(ns)
+    if ns.distributed and not ag.distributed.is_mpi_available():
+        raise UsageError("--distributed needs mpi4py and Open MPI: pip install 'autograd-gpu[distributed]', then "
+                         "launch with mpiexec -n N autograd-gpu train --distributed")
     device = check_device(ns.device or best_device())
     text, source = _corpus(ns.text)
     cfg = TrainConfig(steps=ns.steps, batch_size=ns.batch_size, block_size=ns.block_size, n_layer=ns.n_layer,
                       n_head=ns.n_head, n_embd=ns.n_embd, dropout=ns.dropout, lr=ns.lr, min_lr=ns.lr / 10,
                       warmup=min(ns.warmup, ns.steps), eval_interval=ns.eval_interval, seed=ns.seed,
-                      sample_chars=ns.sample_chars, device=device, out=ns.out, text=ns.text)
+                      sample_chars=ns.sample_chars, device=device, out=ns.out, text=ns.text,
+                      distributed=ns.distributed)
     if ns.resume and not (Path(ns.out) / CHECKPOINT).is_file():
         raise UsageError(f"--resume: no checkpoint {CHECKPOINT} in {ns.out}")
     if Path(ns.out).exists() and not Path(ns.out).is_dir():
@@ -153,12 +157,16 @@ def train(ns: argparse.Namespace) -> int:
         if not ns.resume:
             raise
         raise UsageError(f"--resume: {e}") from None
+    if not trainer.is_main:   # --distributed: the other ranks train silently; rank 0 reports and writes
+        return trainer.run(progress=False)
     m = trainer.model_cfg
+    where = f"{trainer.world_size} ranks ({cfg.device} on rank 0), data-parallel" if ns.distributed else device
     print(f"training a GPT ({m.n_layer} layers, {m.n_head} heads, d={m.n_embd}, context {m.block_size}, "
-          f"{trainer.model.num_parameters() / 1e6:.2f}M parameters) on {device}")
+          f"{trainer.model.num_parameters() / 1e6:.2f}M parameters) on {where}")
     print(f"  text: {source}, vocabulary {trainer.corpus.vocab_size} characters")
     print(f"  AdamW lr {cfg.lr:g} (warm-up {cfg.warmup}, cosine to {cfg.min_lr:g}), batch {cfg.batch_size}x"
-          f"{cfg.block_size} tokens, steps {trainer.step + 1}..{cfg.steps}, output in {cfg.out}/")
+          f"{cfg.block_size} tokens{' per rank' if ns.distributed else ''}, steps {trainer.step + 1}..{cfg.steps}, "
+          f"output in {cfg.out}/")
     if trainer.step >= cfg.steps:
         print(f"  the checkpoint is already at step {trainer.step}: nothing left to train (raise --steps)")
     status = trainer.run(progress=not ns.no_progress)
@@ -188,18 +196,21 @@ def _judge(losses: list[float]) -> int:
 
 # bench --------------------------------------------------------------------------------------------
 def _benchmarks_dir() -> Path | None:
-    """The benchmarks folder: ``./benchmarks`` first, then the checkout this package sits in."""
+    """The benchmark suite: ``./benchmarks`` first, then the checkout this package sits in."""
     for d in (Path.cwd() / "benchmarks", Path(__file__).resolve().parent.parent / "benchmarks"):
-        if (d / "run.py").is_file():
+        if (d / "run.py").is_file() and (d / "runner.py").is_file():
             return d
     return None
 
 
 def bench(args: list[str]) -> int:
+    """``benchmarks/run.py args`` (the suite's runner, ``python -m benchmarks``) in a subprocess:
+    it sets thread variables before NumPy and PyTorch load, which this process has done already."""
     d = _benchmarks_dir()
     if d is None:
-        raise UsageError("benchmarks/run.py not found; run it from a checkout of the repository "
-                         "(the benchmarks are not part of the wheel)")
+        raise UsageError("benchmarks/ (run.py, runner.py) not found in this folder or next to the package; run "
+                         "`autograd-gpu bench` from a checkout of the repository (the benchmarks are not part "
+                         "of the wheel)")
     return subprocess.call([sys.executable, str(d / "run.py"), *args])
 
 
@@ -236,9 +247,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     p.add_argument("--sample-chars", type=int, default=d.sample_chars,
                    help=f"characters to generate at the end (default {d.sample_chars})")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (evaluation lines still print)")
+    p.add_argument("--distributed", action="store_true",
+                   help="data-parallel over the ranks of `mpiexec -n N autograd-gpu train --distributed` "
+                        "(--batch-size per rank; rank 0 prints and writes the checkpoint)")
     i = sub.add_parser("info", parents=[common], help="list devices, drivers and library versions")
-    b = sub.add_parser("bench", help="run benchmarks/run.py (arguments are passed on; try bench --help)",
-                       add_help=False)
+    b = sub.add_parser("bench", help="run the benchmark suite of a checkout (python -m benchmarks; arguments are "
+                                     "passed on: bench --list, bench --quick, bench --help)", add_help=False)
     return parser, {"train": p, "info": i, "bench": b}
 
 

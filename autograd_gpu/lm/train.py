@@ -1,7 +1,13 @@
 """The training loop of ``autograd-gpu train``: AdamW with a cosine schedule after a linear
 warm-up, gradient clipping, evaluation on the held-out split, atomic checkpoints that resume
 exactly (model, optimizer, scheduler, batch-sampling RNG and history), a progress bar, a sample
-and a loss curve at the end. Ctrl-C saves a checkpoint and stops cleanly."""
+and a loss curve at the end. Ctrl-C saves a checkpoint and stops cleanly.
+
+``distributed`` (``mpiexec -n N autograd-gpu train --distributed``): data-parallel over the N
+ranks with ``DistributedDataParallel``. ``batch_size`` is per rank: every rank draws the same
+global batch of ``batch_size * N`` windows from the shared RNG and trains on its slice, so a run
+is the single-process run with an N times larger batch, and a checkpoint (written by rank 0
+alone, with the shared RNG's state) resumes on any number of ranks. Rank 0 alone shows progress."""
 from __future__ import annotations
 
 import io
@@ -12,11 +18,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from .. import distributed as dist
 from ..autograd import no_grad
+from ..cuda import device_count
 from ..nn.utils import clip_grad_norm_
+from ..dtypes import float64
 from ..ops.creation import manual_seed, tensor
 from ..ops.sampling import Generator
 from ..optim import AdamW
+from ..nn.parallel import DistributedDataParallel
 from ..optim.lr_scheduler import LambdaLR
 from ..serialization import load, save, write_atomic
 from .data import CharCorpus
@@ -47,6 +57,7 @@ class TrainConfig:
     device: str = "cpu"
     out: str = "runs/gpt"
     text: str | None = None
+    distributed: bool = False
     extra: dict = field(default_factory=dict)
 
 
@@ -68,6 +79,9 @@ class Trainer:
                  log: Callable[[str], None] = print) -> None:
         self.cfg, self.log = cfg, log
         self.out = Path(cfg.out)
+        self.rank, self.world_size = 0, 1
+        if cfg.distributed:
+            self._join(cfg)
         state = None
         if resume:
             path = self.out / CHECKPOINT
@@ -99,11 +113,45 @@ class Trainer:
             self.sched.load_state_dict(state["scheduler"])
             self.gen.set_state(state["rng"])
             self.step, self.history = state["step"], state["history"]
+        # the module that trains: every rank's replica, gradients averaged while backward runs
+        self.net = DistributedDataParallel(self.model) if cfg.distributed else self.model
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0 (or the one process): it alone prints progress and writes files."""
+        return self.rank == 0
+
+    def _join(self, cfg: TrainConfig) -> None:
+        """Join the job mpiexec started; ``cuda`` means this rank's own GPU (local rank modulo GPUs)."""
+        if not dist.is_initialized():
+            cuda = cfg.device.startswith("cuda")
+            dist.init_process_group("nccl" if cuda and dist.is_nccl_available() else "mpi")
+        self.rank, self.world_size = dist.get_rank(), dist.get_world_size()
+        if cfg.device == "cuda":
+            cfg.device = f"cuda:{dist.get_node_local_rank(self.rank) % max(1, device_count())}"
+
+    def _batch(self, split: str, gen) -> tuple:
+        """This rank's share of the global batch (all of it in a single process)."""
+        cfg, n = self.cfg, self.world_size
+        if n == 1:
+            return self.corpus.batch(split, cfg.batch_size, cfg.block_size, cfg.device, gen)
+        x, y = self.corpus.batch(split, cfg.batch_size * n, cfg.block_size, "cpu", gen)
+        lo = self.rank * cfg.batch_size
+        return x[lo:lo + cfg.batch_size].to(cfg.device), y[lo:lo + cfg.batch_size].to(cfg.device)
+
+    def _mean_over_ranks(self, value: float) -> float:
+        if self.world_size == 1:
+            return value
+        t = tensor([value], dtype=float64)
+        dist.all_reduce(t, op=dist.ReduceOp.AVG)
+        return t.item()
 
     # checkpoints ----------------------------------------------------------------------------------
     def save_checkpoint(self) -> Path:
-        self.out.mkdir(parents=True, exist_ok=True)
         path = self.out / CHECKPOINT
+        if not self.is_main:       # the replicas are identical: rank 0 writes for all
+            return path
+        self.out.mkdir(parents=True, exist_ok=True)
         save({"format": FORMAT, "model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
               "scheduler": self.sched.state_dict(), "rng": self.gen.get_state(), "step": self.step,
               "config": {k: v for k, v in asdict(self.cfg).items() if k != "extra"},
@@ -119,15 +167,15 @@ class Trainer:
         losses = []
         gen = Generator().manual_seed(self.cfg.seed + 1)    # the same windows each time; training's stream untouched
         for _ in range(self.cfg.eval_iters):
-            x, y = self.corpus.batch("val", self.cfg.batch_size, self.cfg.block_size, self.cfg.device, gen)
+            x, y = self._batch("val", gen)
             losses.append(self.model(x, y)[1].item())
         self.model.train()
-        return sum(losses) / len(losses)
+        return self._mean_over_ranks(sum(losses) / len(losses))
 
     def train_step(self) -> float:
         cfg = self.cfg
-        x, y = self.corpus.batch("train", cfg.batch_size, cfg.block_size, cfg.device, self.gen)
-        _, loss = self.model(x, y)
+        x, y = self._batch("train", self.gen)
+        _, loss = self.net(x, y)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip > 0:
@@ -135,7 +183,7 @@ class Trainer:
         lr = self.opt.param_groups[0]["lr"]
         self.opt.step()
         self.sched.step()
-        value = loss.item()
+        value = self._mean_over_ranks(loss.item())
         self.step += 1
         self.history["step"].append(self.step)
         self.history["loss"].append(value)
@@ -146,8 +194,9 @@ class Trainer:
         """Train up to ``cfg.steps``; 0 when done, 130 when interrupted (after saving)."""
         cfg = self.cfg
         from tqdm import tqdm
-        tokens = cfg.batch_size * cfg.block_size
-        bar = tqdm(total=cfg.steps, initial=self.step, disable=not progress, unit="step", dynamic_ncols=True)
+        tokens = cfg.batch_size * cfg.block_size * self.world_size
+        bar = tqdm(total=cfg.steps, initial=self.step, disable=not (progress and self.is_main), unit="step",
+                   dynamic_ncols=True)
         try:
             while self.step < cfg.steps:
                 t0 = time.perf_counter()
@@ -158,12 +207,14 @@ class Trainer:
                 if self.step % cfg.eval_interval == 0 or self.step == cfg.steps:
                     val = self.evaluate()
                     self.history["val"].append([self.step, val])
-                    bar.write(f"step {self.step:5d}  train loss {loss:.4f}  val loss {val:.4f}")
+                    if self.is_main:
+                        bar.write(f"step {self.step:5d}  train loss {loss:.4f}  val loss {val:.4f}")
                     self.save_checkpoint()
         except KeyboardInterrupt:
             bar.close()
             path = self.save_checkpoint()
-            self.log(f"interrupted at step {self.step}: checkpoint saved to {path}; continue with --resume")
+            if self.is_main:
+                self.log(f"interrupted at step {self.step}: checkpoint saved to {path}; continue with --resume")
             return 130
         bar.close()
         return 0

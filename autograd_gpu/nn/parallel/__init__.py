@@ -1,0 +1,4 @@
+"""``ag.nn.parallel``: ``DistributedDataParallel`` (PyTorch's ``torch.nn.parallel``)."""
+from .distributed import DistributedDataParallel
+
+__all__ = ["DistributedDataParallel"]
