@@ -357,15 +357,7 @@ def test_row_norm_paths(fn, affine, dtype):
     args = (x, (6,), w, b) if fn == "layer_norm" else (x, (6,), w)
     y = getattr(F, fn)(*args)
     g = make(tuple(y.shape), seed=4, dtype=dtype, requires_grad=False)
-    (y * g).sum().backward(retain_graph=True)
-    grads = [t.grad.numpy().copy() for t in ins]
-    for t in ins:
-        t.grad = None
-    (y * g).sum().backward()
-    for t, g1 in zip(ins, grads):
-        np.testing.assert_array_equal(t.grad.numpy(), g1)
-    for t, b0 in zip(ins, before):
-        np.testing.assert_array_equal(t.detach().numpy(), b0)
+    grads = _backward_twice_same(y, g, ins, before)
     tins = [torch.tensor(b0, requires_grad=True) for b0 in before]
     targs = [tins[0], (6,)] + tins[1:] if fn == "rms_norm" or not affine else [tins[0], (6,), tins[1], tins[2]]
     if fn == "layer_norm" and not affine:
@@ -383,6 +375,21 @@ def test_layer_norm_double_backward():
     check_grad(lambda x, w, b: F.layer_norm(x, (5,), w, b), x, w, b)
 
 
+def _backward_twice_same(y, g, ins, before):
+    """Backward of ``(y*g).sum()`` twice (``retain_graph``) gives the same gradients, and the inputs
+    still hold ``before``: nothing saved was overwritten in place. Returns the gradients."""
+    (y * g).sum().backward(retain_graph=True)
+    grads = [t.grad.numpy().copy() for t in ins]
+    for t in ins:
+        t.grad = None
+    (y * g).sum().backward()
+    for t, g1 in zip(ins, grads):
+        np.testing.assert_array_equal(t.grad.numpy(), g1)
+    for t, b0 in zip(ins, before):
+        np.testing.assert_array_equal(t.detach().numpy(), b0)
+    return grads
+
+
 # linear ---------------------------------------------------------------------------------------------------
 @needs_torch
 @pytest.mark.parametrize("shape", [(5, 4), (2, 3, 4), (4,)])
@@ -396,15 +403,7 @@ def test_linear_paths(shape, noncontig, bias):
     before = [t.detach().numpy().copy() for t in ins]
     y = F.linear(x, w, b)
     g = make(tuple(y.shape), seed=4, requires_grad=False)
-    (y * g).sum().backward(retain_graph=True)
-    grads = [t.grad.numpy().copy() for t in ins]
-    for t in ins:
-        t.grad = None
-    (y * g).sum().backward()
-    for t, g1 in zip(ins, grads):
-        np.testing.assert_array_equal(t.grad.numpy(), g1)
-    for t, b0 in zip(ins, before):
-        np.testing.assert_array_equal(t.detach().numpy(), b0)
+    grads = _backward_twice_same(y, g, ins, before)
     tins = [torch.tensor(b0, requires_grad=True) for b0 in before]
     yt = torch.nn.functional.linear(*tins)
     (yt * torch.tensor(g.numpy())).sum().backward()
