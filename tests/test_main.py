@@ -222,3 +222,35 @@ def test_bench_runs_the_checkouts_suite_from_any_folder(tmp_path):
     assert "optimizer on cpu" in r.stdout and (tmp_path / "out" / "report.md").exists()
     r = _run("bench", "--workloads", "nope", cwd=tmp_path)
     assert r.returncode == 2 and r.stderr.strip().startswith("benchmarks: error: unknown workload 'nope'")
+
+
+def test_no_driver_is_named_as_such(monkeypatch):
+    """Without a driver CUDA's runtime says "driver version is insufficient" and NVML "library not
+    found": both must read as "no NVIDIA driver found", not as a driver to upgrade."""
+    import types
+
+    from autograd_gpu.backends import cupy_backend
+
+    class CUDARuntimeError(Exception):
+        pass
+
+    def count():
+        raise CUDARuntimeError("cudaErrorInsufficientDriver: CUDA driver version is insufficient")
+
+    fake = types.SimpleNamespace(cuda=types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=count)))
+    monkeypatch.setattr(cupy_backend, "_cupy", lambda: fake)
+    monkeypatch.setattr(cupy_backend, "driver_installed", lambda: False)
+    with pytest.raises(RuntimeError, match=r"^CUDA is unavailable: no NVIDIA driver found \(libcuda"):
+        cupy_backend.CupyBackend()
+    monkeypatch.setattr(cupy_backend, "driver_installed", lambda: True)   # a driver that is too old
+    with pytest.raises(RuntimeError, match="cudaErrorInsufficientDriver"):
+        cupy_backend.CupyBackend()
+
+    class NVMLError_LibraryNotFound(Exception):  # noqa: N801 - pynvml's name
+        pass
+
+    def init():
+        raise NVMLError_LibraryNotFound("NVML Shared Library Not Found")
+
+    monkeypatch.setitem(sys.modules, "pynvml", types.SimpleNamespace(nvmlInit=init))
+    assert nvml.report()["error"] == "no NVIDIA driver found (NVML's library is not installed)"

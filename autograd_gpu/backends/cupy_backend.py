@@ -284,6 +284,20 @@ class _CudaGenerator:
         self.initial_seed, self.offset = (int(v) for v in state.view("<u8"))
 
 
+NO_DRIVER = "no NVIDIA driver found (libcuda.so.1 is not installed; install the NVIDIA driver)"
+
+
+def driver_installed() -> bool:
+    """Whether the NVIDIA driver's library loads: without it CUDA's runtime reports an "insufficient"
+    driver version, which sends users after a driver upgrade when they have no driver at all."""
+    import ctypes
+    try:
+        ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return False
+    return True
+
+
 class CupyBackend:
     """Arrays of ``cuda:N`` devices. Construction raises RuntimeError saying why CUDA is unusable."""
 
@@ -294,6 +308,8 @@ class CupyBackend:
         try:
             n = int(cp.cuda.runtime.getDeviceCount())
         except Exception as e:   # CUDARuntimeError, missing driver library, ...
+            if not driver_installed():   # the runtime then says "driver version is insufficient": misleading
+                raise RuntimeError(f"CUDA is unavailable: {NO_DRIVER}") from None
             raise RuntimeError(f"CUDA is unavailable: {type(e).__name__}: {e}") from None
         if n <= 0:
             raise RuntimeError("CUDA is unavailable: no CUDA device is visible (check CUDA_VISIBLE_DEVICES and "

@@ -21,6 +21,8 @@ def _pynvml():
     try:
         pynvml.nvmlInit()
     except Exception as e:  # noqa: BLE001 - NVMLError_LibraryNotFound, DriverNotLoaded, ...
+        if type(e).__name__ == "NVMLError_LibraryNotFound":   # NVML ships with the driver
+            return None, "no NVIDIA driver found (NVML's library is not installed)"
         return None, f"NVML unavailable: {e}"
     return pynvml, None
 
