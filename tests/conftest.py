@@ -21,7 +21,7 @@ def pytest_configure(config) -> None:
 def pytest_collection_modifyitems(config, items) -> None:
     if ag.cuda.is_available():
         return
-    skip = pytest.mark.skip(reason=f"CUDA unavailable: {ag.cuda.unavailable_reason()}")
+    skip = pytest.mark.skip(reason=ag.cuda.unavailable_reason() or "CUDA is unavailable")
     for item in items:
         if "cuda" in item.keywords:
             item.add_marker(skip)
