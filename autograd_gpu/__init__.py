@@ -2,8 +2,6 @@
 
 The public API follows PyTorch's names and semantics: ``import autograd_gpu as ag``.
 """
-from __future__ import annotations
-
 from . import dtypes as _dtypes
 from .dtypes import (DType as dtype, bool, double, float, float16, float32, float64, get_default_dtype,  # noqa: A004
                      half, int, int8, int16, int32, int64, long, set_default_dtype, short, uint8)
@@ -17,7 +15,6 @@ from . import autograd, cuda, nn, optim, utils
 from .serialization import load, save
 
 globals().update(_registry.FUNCTIONS)   # ag.<op> for every op declared with a function
-
 
 
 def _version() -> str:
@@ -43,3 +40,13 @@ def is_tensor(obj) -> "builtins.bool":
 
 def numel(t: Tensor) -> "builtins.int":
     return t.numel()
+
+
+# What ``from autograd_gpu import *`` binds and what the package promises: PyTorch's top-level
+# names we implement. The layers below (``ops``, ``engine``, ``dispatch``, ...) stay importable
+# as ``autograd_gpu.<layer>`` but are not the API.
+__all__ = sorted({*_registry.FUNCTIONS,
+                  *(n for n, v in vars(_dtypes).items() if isinstance(v, dtype) and not n.startswith("_")),
+                  "get_default_dtype", "set_default_dtype", "dtype", "device", "Tensor", "OutOfMemoryError",
+                  "enable_grad", "inference_mode", "is_grad_enabled", "no_grad", "set_grad_enabled",
+                  "autograd", "cuda", "distributed", "nn", "optim", "utils", "load", "save", "is_tensor", "numel"})

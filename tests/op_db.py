@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import operator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -841,7 +842,8 @@ OP_DB: list[OpInfo] = [
         [S(M34, (1,)), S(M34, (slice(None), slice(1, None, 2))), S(M34, (Ellipsis, None, -1)), S(M34, (Idx((3,), 3),)),
          S(M34, (slice(None), Idx((2,), 4))), S(M34, Mask((3, 4))), S(M34, (Idx((2,), 3), Idx((2,), 4))),
          S(M34, ([0, 2],)), S(M34, (Idx((), 3), -1)), S(M34, (-1, slice(None, None, 3)))],
-        [S(X0, (None,)), S(X0, (Ellipsis,))], [S(XE, (slice(None), 1))]), dtypes=ALL, torch="Tensor.__getitem__"),
+        [S(X0, (None,)), S(X0, (Ellipsis,))], [S(XE, (slice(None), 1))]), dtypes=ALL, torch="Tensor.__getitem__",
+        call=operator.getitem),
     OpInfo("setitem", _assign, cases(
         [S(M34, (0,), Scalar()), S(M34, (slice(None), 1), Arr((3,))), S(M34, Mask((3, 4)), Scalar()),
          S(M34, (Idx((2,), 3, unique_dim=0),), Arr((2, 4)))], [S(X0, (), X0)], [S(XE, (slice(None), 1), Scalar())]),

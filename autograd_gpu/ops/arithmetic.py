@@ -38,7 +38,7 @@ def _np_sub(x, y, a=1.0):
 _np_add.takes_constant = _np_sub.takes_constant = True
 
 
-class Add(Pointwise, name="add", numpy=_np_add, promote="same", inplace=True, operators=("__add__",)):   # x + a * y
+class Add(Pointwise, name="add", numpy=_np_add, promote="same", inplace="method", operators=("__add__",)):   # x + a * y
     sign = 1
 
     @classmethod
@@ -57,7 +57,7 @@ class Add(Pointwise, name="add", numpy=_np_add, promote="same", inplace=True, op
         return (g if need[0] else None, gy) if len(need) == 2 else (g if need[0] else None, gy, None)
 
 
-class Sub(Add, name="sub", numpy=_np_sub, inplace=True, operators=("__sub__",)):   # x - a * y
+class Sub(Add, name="sub", numpy=_np_sub, inplace="method", operators=("__sub__",)):   # x - a * y
     sign = -1
 
     @classmethod
@@ -79,7 +79,7 @@ register("add_into", "cupy", lambda acc, g: _cuda_add(acc, g))
 
 
 # mul / div -----------------------------------------------------------------------
-class Mul(Pointwise, name="mul", numpy=np.multiply, promote="same", inplace=True, operators=("__mul__",),
+class Mul(Pointwise, name="mul", numpy=np.multiply, promote="same", inplace="method", operators=("__mul__",),
           saves=((0, 1), (1, 0))):   # x * y; each operand kept only for the other's gradient
     @staticmethod
     def backward(ctx, g):
@@ -88,7 +88,7 @@ class Mul(Pointwise, name="mul", numpy=np.multiply, promote="same", inplace=True
         return g * y if need[0] else None, g * x if need[1] else None
 
 
-class Div(Pointwise, name="div", numpy=np.true_divide, saves=((0, 1), 1), inplace=True,
+class Div(Pointwise, name="div", numpy=np.true_divide, saves=((0, 1), 1), inplace="method",
           public=False):   # x / y; ``div`` below adds rounding_mode
     @staticmethod
     def backward(ctx, g):

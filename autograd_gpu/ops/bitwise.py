@@ -77,7 +77,7 @@ def _declare(name: str, label: str, numpy_fn, dunder: str, bool_ok: bool = True)
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"Elementwise ``{name}`` of integer/bool tensors and Python numbers (PyTorch's promotion)."
     export(op, operators=(dunder,))
-    derive_inplace(cls, name, float_result=False)
+    derive_inplace(cls, name, float_result=False, function=False)
     return op
 
 
@@ -114,7 +114,7 @@ def bitwise_not(input: Tensor) -> Tensor:
     return BitwiseNot.forward(None, input)
 
 
-derive_inplace(BitwiseNot, "bitwise_not", float_result=False)
+derive_inplace(BitwiseNot, "bitwise_not", float_result=False, function=False)
 
 
 def _invert(self: Tensor) -> Tensor:

@@ -46,7 +46,7 @@ class Expand(Function):
         return sum_to_shape(g, ctx.in_shape), None
 
 
-@export
+@export(function=False)
 def expand(x: Tensor, *sizes) -> Tensor:
     if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
         sizes = tuple(sizes[0])
@@ -74,7 +74,7 @@ def expand(x: Tensor, *sizes) -> Tensor:
     return Expand.apply(x, out)
 
 
-@export
+@export(function=False)
 def expand_as(x: Tensor, other: Tensor) -> Tensor:
     return expand(x, other._data.shape)
 

@@ -114,6 +114,6 @@ def clone(x: Tensor, *, memory_format=None) -> Tensor:
     return Clone.apply(x)
 
 
-@export
+@export(function=False)
 def contiguous(x: Tensor, memory_format=None) -> Tensor:
     return x if x._data.flags.c_contiguous else Clone.apply(x)

@@ -68,7 +68,9 @@ class Pointwise(Function):
     - ``saves``: what backward reads from ``ctx.saved_tensors`` (``Function.saves``).
     - ``promote``: ``"float"`` (integer and bool operands compute in the default float dtype)
       or ``"same"`` (the operands' promoted dtype).
-    - ``inplace``: also export ``Tensor.<name>_``, derived from this op (``inplace.derive_inplace``).
+    - ``inplace``: also export ``Tensor.<name>_`` and ``ag.<name>_``, derived from this op
+      (``inplace.derive_inplace``); ``"method"``: ``Tensor.<name>_`` only, as PyTorch has no
+      ``torch.<name>_`` (``add_``, ``lerp_``).
     - ``method``, ``nn``, ``aliases``, ``operators``: further public names (``registry.export``).
     - ``node_name``: PyTorch's node name when it is not ``<ClassName>Backward0``.
     - ``quiet``: the NumPy kernel runs with NumPy's floating-point warnings off (``quiet``);
@@ -83,7 +85,7 @@ class Pointwise(Function):
 
     def __init_subclass__(cls, *, name: str | None = None, numpy=None, cuda=None, kernel: str | None = None,
                           kernel_file: str = "elementwise",
-                          saves=None, promote: str | None = None, inplace: bool = False, public: bool = True, method: bool = True,
+                          saves=None, promote: str | None = None, inplace: bool | str = False, public: bool = True, method: bool = True,
                           nn: bool = False, aliases: tuple = (), operators: tuple = (),
                           node_name: str | None = None, quiet: bool = True, **kwargs) -> None:
         if numpy is not None:
@@ -108,9 +110,10 @@ class Pointwise(Function):
             for n in (name,) + tuple(aliases):   # ``from .unary import exp`` in other families
                 vars(sys.modules[cls.__module__])[n] = fn
         if inplace:
-            fn_ = derive_inplace(cls, name, float_result=cls.promote == "float")
+            function = inplace != "method"
+            fn_ = derive_inplace(cls, name, float_result=cls.promote == "float", function=function)
             for alias in aliases:   # arcsin_ as well as asin_
-                export(fn_, name=f"{alias}_")
+                export(fn_, name=f"{alias}_", function=function)
 
     @classmethod
     def forward(cls, ctx, *xs):

@@ -239,7 +239,7 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1
     return IndexAdd.apply(input, d, index, source, alpha, _out_of_bounds(d, n))
 
 
-@export
+@export(function=False)
 def index_add_(self: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1) -> Tensor:
     d, index = _index_add_args(self, dim, index, source)
     n = self._data.shape[d] if self._data.ndim else 1
@@ -285,7 +285,7 @@ def index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor
     return IndexCopy.apply(input, d, index, source, check)
 
 
-@export
+@export(function=False)
 def index_copy_(self: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor:
     d, index, source, check = _index_copy_args(self, dim, index, source)
     return _inplace(IndexCopy, self, d, index, source, check)
@@ -312,7 +312,7 @@ def index_fill(input: Tensor, dim: int, index: Tensor, value) -> Tensor:
     return (IndexFillTensor if isinstance(value, Tensor) else IndexFill).apply(input, d, index, value, check)
 
 
-@export
+@export(function=False)
 def index_fill_(self: Tensor, dim: int, index: Tensor, value) -> Tensor:
     d, index, check = _index_fill_args(self, dim, index, value)
     return _inplace(IndexFillTensor if isinstance(value, Tensor) else IndexFill, self, d, index, value, check)
@@ -454,7 +454,7 @@ def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     return ScatterAdd.apply(input, d, index, src, check)
 
 
-@export
+@export(function=False)
 def scatter_add_(self: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     d, check = check_gather_args("scatter_add", self, dim, index, src)
     return _inplace(ScatterAdd, self, d, index, src, check)

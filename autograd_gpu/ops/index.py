@@ -364,7 +364,7 @@ class IndexPut(Function):
         return gx, None, gv, None, None, None
 
 
-@export(method=False, operators=("__getitem__",))
+@export(function=False, method=False, operators=("__getitem__",))
 def getitem(t: Tensor, index) -> Tensor:
     """``t[index]``: a view for basic indices, a gathered copy for advanced ones."""
     idx, adv = _normalize(t, index)
@@ -425,7 +425,7 @@ def _shape_error_basic(region: tuple, vshape: tuple) -> None:
                                f"Tensor sizes: {list(v)}")
 
 
-@export(method=False, operators=("__setitem__",))
+@export(function=False, method=False, operators=("__setitem__",))
 def setitem(t: Tensor, index, value) -> None:
     """``t[index] = value`` in place; validated completely before anything is written."""
     _check_inplace(t)

@@ -134,10 +134,12 @@ def _write(self: Tensor, result) -> None:
 
 
 # in-place forms derived from the out-of-place ops -------------------------------------
-def derive_inplace(fn_cls, name: str, float_result: bool, public: bool = True):
+def derive_inplace(fn_cls, name: str, float_result: bool, public: bool = True, function: bool = True):
     """``Tensor.<name>_``: ``fn_cls``'s op written into ``self``, with ``fn_cls``'s node and
     backward (``Function.saves`` says what it reads). Everything that can fail is checked before
-    the first byte changes; an operand sharing ``self``'s storage is copied first."""
+    the first byte changes; an operand sharing ``self``'s storage is copied first. ``function``:
+    also ``ag.<name>_``, which PyTorch has for most one-input ops (``torch.exp_``) but not for
+    ``add_`` or ``lerp_``."""
     def inplace(self: Tensor, *others, **kwargs) -> Tensor:
         _validate(self, *(o for o in others if o is not None), div=float_result)   # None: an absent bound
         if _needs_grad(self, *others):
@@ -146,7 +148,7 @@ def derive_inplace(fn_cls, name: str, float_result: bool, public: bool = True):
     inplace.__name__ = inplace.__qualname__ = f"{name}_"
     inplace.__doc__ = f"In-place ``{name}`` (derived from ``{fn_cls.__name__}``)."
     if public:
-        export(inplace)
+        export(inplace, function=function)
     return inplace
 
 
@@ -222,7 +224,7 @@ def _copy_into(x: Tensor, src: Tensor) -> None:
     _write(x, data)
 
 
-@export
+@export(function=False)
 def copy_(self: Tensor, src: Tensor, non_blocking: bool = False) -> Tensor:
     """Write ``src`` (broadcast, any dtype, any device) into ``self``; the gradient goes back to ``src``."""
     if not isinstance(src, Tensor):

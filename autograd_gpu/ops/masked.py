@@ -79,7 +79,7 @@ def masked_select(input: Tensor, mask: Tensor) -> Tensor:
     return AdvIndex.apply(x, (m,))
 
 
-@export
+@export(function=False)
 def masked_fill_(self: Tensor, mask: Tensor, value) -> Tensor:
     """In-place ``masked_fill`` (``MaskedFill``'s node): ``mask`` broadcasts to ``self``'s shape."""
     mask = _bool_mask(mask, "masked_fill_")

@@ -39,7 +39,7 @@ class Repeat(Function):
         return reshape(sum_to_shape(reshape(g, ctx.inter), ctx.reduced), ctx.in_shape), None
 
 
-@export
+@export(function=False)
 def repeat(input: Tensor, *sizes) -> Tensor:
     reps = _sizes(sizes)
     if len(reps) < input._data.ndim:

@@ -33,5 +33,7 @@ def export(fn: Callable | None = None, *, name: str | None = None, function: boo
 
 
 def exported() -> list[str]:
-    """Every public op name (what the op table in ``tests/op_db.py`` must cover)."""
-    return sorted(set(FUNCTIONS) | set(METHODS) | set(NN_FUNCTIONAL))
+    """Every public op name (what the op table in ``tests/op_db.py`` must cover), those reached only
+    through an operator (``getitem`` for ``t[i]``) included."""
+    operator_only = {f.__name__ for f in OPERATORS.values() if not f.__name__.startswith("_")}
+    return sorted(set(FUNCTIONS) | set(METHODS) | set(NN_FUNCTIONAL) | operator_only)

@@ -218,7 +218,7 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
     return out.requires_grad_(True) if requires_grad else out
 
 
-@export
+@export(method=False)   # torch.poisson only; torch.Tensor has no poisson
 def poisson(input: Tensor, generator=None) -> Tensor:
     """Poisson counts with rates ``input`` (``input``'s dtype; drawn on the host, see the module doc)."""
     _check_float(input, "poisson_cpu")

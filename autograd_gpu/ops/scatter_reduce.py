@@ -121,7 +121,7 @@ def scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: 
     return ScatterReduce.apply(input, d, index, src, reduce, bool(include_self), check)
 
 
-@export
+@export(function=False)
 def scatter_reduce_(self: Tensor, dim: int, index: Tensor, src: Tensor, reduce: str, *,
                     include_self: bool = True) -> Tensor:
     d, check = _scatter_reduce_args("scatter_reduce_", self, dim, index, src, reduce)
@@ -158,7 +158,7 @@ def scatter(input: Tensor, dim: int, index: Tensor, src=None, *, value=None, red
     return cls.apply(input, *args)
 
 
-@export
+@export(function=False)
 def scatter_(self: Tensor, dim: int, index: Tensor, src=None, *, value=None, reduce=None) -> Tensor:
     cls, args = _scatter_args("scatter_", self, dim, index, src, value, reduce)
     return _inplace(cls, self, *args)

@@ -108,7 +108,7 @@ class ReshapeCopy(Function):
         return reshape(g, ctx.in_shape), None
 
 
-@export
+@export(function=False)
 def view(input: Tensor, *shape) -> Tensor:
     """A view with a new shape; raises (as PyTorch does) when the strides do not allow one."""
     if len(shape) == 1 and isinstance(shape[0], _dt.DType):
@@ -160,12 +160,12 @@ def reshape(input: Tensor, *shape) -> Tensor:
     return ReshapeCopy.apply(input, shape)
 
 
-@export
+@export(function=False)
 def view_as(input: Tensor, other: Tensor) -> Tensor:
     return view(input, other._data.shape)
 
 
-@export
+@export(function=False)
 def reshape_as(input: Tensor, other: Tensor) -> Tensor:
     return reshape(input, other._data.shape)
 

@@ -456,7 +456,7 @@ def atan2(input: Tensor, other: Tensor) -> Tensor:
 _atan2_inplace = derive_inplace(Atan2, "atan2", float_result=True, public=False)
 
 
-@export(aliases=("arctan2_",))
+@export(function=False, aliases=("arctan2_",))
 def atan2_(self: Tensor, other: Tensor) -> Tensor:
     _need_tensor("atan2_", other, position=1)
     return _atan2_inplace(self, other)
@@ -513,7 +513,7 @@ class Erfc(Pointwise, name="erfc", numpy=_np_erfc, saves=0, inplace=True):
         return g * (exp(-(x * x)) * -_TWO_OVER_SQRT_PI)
 
 
-class Erfinv(Pointwise, name="erfinv", numpy=_np_erfinv, saves=OUT, inplace=True):
+class Erfinv(Pointwise, name="erfinv", numpy=_np_erfinv, saves=OUT, inplace="method"):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
@@ -555,7 +555,7 @@ class Frac(Pointwise, name="frac", numpy=lambda x: x - np.trunc(x), promote="sam
         return g
 
 
-class Fmod(Pointwise, name="fmod", numpy=_np_fmod, promote="same", inplace=True,
+class Fmod(Pointwise, name="fmod", numpy=_np_fmod, promote="same", inplace="method",
            saves=((0, 1), (1, 1))):   # x - trunc(x / y) y: the sign of the dividend
     @staticmethod
     def forward(ctx, x, y):
@@ -574,7 +574,7 @@ class Fmod(Pointwise, name="fmod", numpy=_np_fmod, promote="same", inplace=True,
 
 
 class Copysign(Pointwise, name="copysign", numpy=np.copysign, saves=((0, 0), (OUT, 0)),
-               inplace=True):   # |x| with y's sign; integers compute in the default float dtype
+               inplace="method"):   # |x| with y's sign; integers compute in the default float dtype
     @staticmethod
     def backward(ctx, g):
         need = ctx.needs_input_grad
@@ -586,7 +586,7 @@ class Copysign(Pointwise, name="copysign", numpy=np.copysign, saves=((0, 0), (OU
 
 
 # lerp ----------------------------------------------------------------------------------------
-class Lerp(Pointwise, name="lerp", numpy=_np_lerp, saves=((0, 2), (1, 2), 2), inplace=True,
+class Lerp(Pointwise, name="lerp", numpy=_np_lerp, saves=((0, 2), (1, 2), 2), inplace="method",
            public=False, node_name="LerpBackward1"):   # start + weight (end - start)
     @staticmethod
     def forward(ctx, start, end, weight):
