@@ -3,8 +3,9 @@ workloads.
 
 - ``runner.py``: the command line, the table of workloads, one subprocess per workload that needs
   a fresh process, the NVML sampler, the progress bar.
-- ``common.py``: the measurement (warm-up, interleaved samples, rotated inputs, CUDA events) and
-  ``Row``, one result with its ratio to PyTorch, % of the limit and target.
+- ``common.py``: the measurement (warm-up, interleaved samples, rotated inputs,
+  ``cupyx.profiler.benchmark`` on CUDA) and ``Row``, one result with its ratio to PyTorch, % of
+  the limit and target.
 - ``environment.py``: device, driver, library versions and git commit; ``report.py``: the
   terminal table, results.json, report.md and ratios.png.
 - one module per workload (``per_op_overhead.py``, ``elementwise.py``, ...), each with

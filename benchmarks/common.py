@@ -6,9 +6,9 @@ implementation, the round's order starting one implementation further each time
 (``interleaved``), so that a change in machine load hits all of them alike. Every call takes the
 next of the implementation's input sets (``Impl.args``, as many as ``n_sets`` says), so that
 inputs are not already in cache because the previous call used them. A sample is timed by the
-implementation's clock: the host's ``perf_counter`` on CPU, CUDA events on the GPU
-(``CupyEvents`` for ours and the raw CuPy/cuBLAS limits, ``TorchEvents`` for PyTorch), which
-time the device's timeline instead of the host's. The figure reported is the median of the
+implementation's clock: the host's ``perf_counter`` on CPU, ``cupyx.profiler.benchmark``'s
+CUDA events on the GPU (``CupyxTimer``, for every implementation), which time the device's
+timeline instead of the host's. The figure reported is the median of the
 samples.
 
 A ``Row`` holds the samples of ``ours``, ``torch`` (when installed) and ``limit`` (what the
@@ -83,62 +83,36 @@ class HostClock:
     def __init__(self, sync: Callable[[], object] | None = None):
         self.sync = sync
 
-    def start(self) -> None:
+    def sample(self, impl: "Impl", number: int) -> float:
+        """Seconds per call over ``number`` calls."""
         if self.sync is not None:
             self.sync()
-        self._t0 = time.perf_counter()
-
-    def stop(self) -> float:
+        t0 = time.perf_counter()
+        for _ in range(number):
+            impl()
         if self.sync is not None:
             self.sync()
-        return time.perf_counter() - self._t0
+        return (time.perf_counter() - t0) / number
 
 
-class CupyEvents:
-    """CUDA events on CuPy's current stream (the stream our kernels and cupy.matmul launch on). The
-    device is idle when the start event is recorded, so host time spent launching shows as gaps
-    between kernels: a host-bound loop is measured as host-bound."""
-
-    def __init__(self):
-        import cupy
-        self.cp = cupy
-
-    def start(self) -> None:
-        self.cp.cuda.Device().synchronize()
-        self._t0 = self.cp.cuda.Event()
-        self._t0.record()
-
-    def stop(self) -> float:
-        t1 = self.cp.cuda.Event()
-        t1.record()
-        t1.synchronize()
-        return self.cp.cuda.get_elapsed_time(self._t0, t1) / 1e3
-
-
-class TorchEvents:
-    """CUDA events on PyTorch's current stream."""
+class CupyxTimer:
+    """``cupyx.profiler.benchmark``: CUDA events recorded on the current stream before and after each
+    call, the device synchronized after each. It times ours, the raw CuPy/cuBLAS limits and
+    PyTorch alike: all three launch on the legacy default stream, which the events order against,
+    and the per-call synchronisation is the same for all, so the ratios compare like with like."""
 
     def __init__(self):
-        import torch
-        self.torch = torch
+        from cupyx.profiler import benchmark
+        self.benchmark = benchmark
 
-    def start(self) -> None:
-        self.torch.cuda.synchronize()
-        self._t0 = self.torch.cuda.Event(enable_timing=True)
-        self._t0.record()
-
-    def stop(self) -> float:
-        t1 = self.torch.cuda.Event(enable_timing=True)
-        t1.record()
-        t1.synchronize()
-        return self._t0.elapsed_time(t1) / 1e3
+    def sample(self, impl: "Impl", number: int) -> float:
+        """Seconds of device time per call over ``number`` calls (the current device's events)."""
+        return float(self.benchmark(impl, n_repeat=number, n_warmup=0).gpu_times[0].mean())
 
 
-def clock(device: str, framework: str = "ours"):
-    """The clock for ``framework`` ("ours", "cupy", "torch" or "numpy") on ``device``."""
-    if not device.startswith("cuda"):
-        return HostClock()
-    return TorchEvents() if framework == "torch" else CupyEvents()
+def clock(device: str):
+    """The timer of a sample on ``device``: the host's clock on CPU, ``CupyxTimer`` on CUDA."""
+    return CupyxTimer() if device.startswith("cuda") else HostClock()
 
 
 # measurement --------------------------------------------------------------------------------------
@@ -164,19 +138,11 @@ def interleaved(names: Sequence[str], repeat: int) -> list[list[str]]:
     return [[names[(r + i) % k] for i in range(k)] for r in range(max(repeat, 1))]
 
 
-def _sample(impl: Impl, number: int) -> float:
-    """Seconds per call over ``number`` calls."""
-    impl.clock.start()
-    for _ in range(number):
-        impl()
-    return impl.clock.stop() / number
-
-
 def calibrate(impl: Impl, min_time: float, cap: int = 1 << 20) -> int:
     """Calls per sample so that one sample lasts at least ``min_time``."""
     number = 1
     while True:
-        total = _sample(impl, number) * number
+        total = impl.clock.sample(impl, number) * number
         if total >= min_time or number >= cap:
             return number
         number = min(cap, max(number * 2, int(number * min_time / max(total, 1e-9) * 1.2)))
@@ -187,15 +153,12 @@ def measure(impls: dict, cfg: Config) -> dict[str, list[float]]:
     None values are left out)."""
     impls = {k: v for k, v in impls.items() if v is not None}
     for impl in impls.values():
-        impl.clock.start()
-        for _ in range(max(cfg.warmup, 1)):
-            impl()
-        impl.clock.stop()
+        impl.clock.sample(impl, max(cfg.warmup, 1))
     numbers = {k: calibrate(v, cfg.min_time) for k, v in impls.items()}
     samples: dict = {k: [] for k in impls}
     for order in interleaved(list(impls), cfg.repeat):
         for k in order:
-            samples[k].append(_sample(impls[k], numbers[k]))
+            samples[k].append(impls[k].clock.sample(impls[k], numbers[k]))
     return samples
 
 

@@ -63,7 +63,7 @@ def _copy_impl(cp, n: int, dev: str) -> Impl:
     def copy():
         rt.memcpyAsync(dst.data.ptr, src.data.ptr, src.nbytes, rt.memcpyDeviceToDevice,
                        cp.cuda.get_current_stream().ptr)
-    return Impl(copy, clock=clock(dev, "cupy"))
+    return Impl(copy, clock=clock(dev))
 
 
 def run(cfg: Config) -> list[Row]:
@@ -83,7 +83,7 @@ def run(cfg: Config) -> list[Row]:
         impls = {"ours": Impl(lambda: x.clone(), clock=clock(dev)), "limit": _copy_impl(cp, n, dev)}
         if torch is not None:
             tx = torch.rand(n, device="cuda")
-            impls["torch"] = Impl(lambda: tx.clone(), clock=clock(dev, "torch"))
+            impls["torch"] = Impl(lambda: tx.clone(), clock=clock(dev))
         rows.append(Row("elementwise", "clone (copy kernel)", dev, "GB/s", _measure(impls, cfg),
                         work={k: 8.0 * n for k in impls}, limit="device copy bandwidth (cudaMemcpy D2D)",
                         target=TARGET_GPU, meta=meta))
@@ -103,7 +103,7 @@ def run(cfg: Config) -> list[Row]:
         # (detached inputs: no graph is recorded)
         impls = {"ours": Impl(fn, [tuple(t.detach() for t in s) for s in ours], clock(dev))}
         if theirs is not None:
-            impls["torch"] = Impl(tfn, [tuple(t.detach() for t in s) for s in theirs], clock(dev, "torch"))
+            impls["torch"] = Impl(tfn, [tuple(t.detach() for t in s) for s in theirs], clock(dev))
         if cfg.cuda:
             impls["limit"] = _copy_impl(cp, n, dev)
             work_limit = 8.0 * n
@@ -124,7 +124,7 @@ def run(cfg: Config) -> list[Row]:
             tg = torch.ones(n, device=torch_device(dev))
             tgraphs = [(tfn(*s), s) for s in theirs]
             impls["torch"] = Impl(lambda y, s: torch.autograd.grad(y, s, tg, retain_graph=True), tgraphs,
-                                  clock(dev, "torch"))
+                                  clock(dev))
         if cfg.cuda:
             impls["limit"] = _copy_impl(cp, n, dev)
             work_limit = 8.0 * n

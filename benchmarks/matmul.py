@@ -85,8 +85,8 @@ def _shape(cfg, ag, torch, rng, m, k, n, label, dtype, on, unit) -> list[Row]:
         theirs = [(torch.tensor(a, device=tdev, requires_grad=True), torch.tensor(b, device=tdev, requires_grad=True))
                   for a, b in host]
         tg = torch.tensor(g_np, device=tdev, dtype=tdt)
-        fwd["torch"] = Impl(lambda a, b: a @ b, [(a.detach(), b.detach()) for a, b in theirs], clock(dev, "torch"))
-        fb["torch"] = Impl(lambda a, b: torch.autograd.grad(a @ b, [a, b], tg), theirs, clock(dev, "torch"))
+        fwd["torch"] = Impl(lambda a, b: a @ b, [(a.detach(), b.detach()) for a, b in theirs], clock(dev))
+        fb["torch"] = Impl(lambda a, b: torch.autograd.grad(a @ b, [a, b], tg), theirs, clock(dev))
     if cfg.cuda:
         import cupy as xp
         raw = [(xp.asarray(a), xp.asarray(b)) for a, b in host]
@@ -94,9 +94,9 @@ def _shape(cfg, ag, torch, rng, m, k, n, label, dtype, on, unit) -> list[Row]:
         limit = "cuBLAS (cupy.matmul), same dtype and TF32 setting"
     else:
         xp, raw, graw, limit = np, host, g_np, "the same GEMMs in NumPy (its BLAS)"
-    fwd["limit"] = Impl(xp.matmul, raw, clock(dev, "cupy"))
+    fwd["limit"] = Impl(xp.matmul, raw, clock(dev))
     fb["limit"] = Impl(lambda a, b: (xp.matmul(a, b), xp.matmul(graw, b.T), xp.matmul(a.T, graw)), raw,
-                       clock(dev, "cupy"))
+                       clock(dev))
     flops = 2.0 * m * n * k
     meta = {"m": m, "k": k, "n": n, "dtype": dtype, "tf32": on, "input_sets": sets}
     if cfg.cuda:

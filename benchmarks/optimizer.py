@@ -89,7 +89,7 @@ def run(cfg: Config) -> list[Row]:
             for p, g in zip(params, gs):
                 p.grad = torch.tensor(g, device=tdev)
             return (torch.optim.Adam(params, lr=LR, betas=BETAS, eps=EPS),)
-        impls["torch"] = Impl(lambda o: o.step(), [torch_opt(*h) for h in host], clock(dev, "torch"))
+        impls["torch"] = Impl(lambda o: o.step(), [torch_opt(*h) for h in host], clock(dev))
     work = 28.0 * numel
     if cfg.cuda:
         import cupy as cp

@@ -97,9 +97,9 @@ def run(cfg: Config) -> list[Row]:
                   for x, y in sets]
         tg = torch.ones(SIZE, device=tdev)
         tchain = _chain(torch, ops)
-        impls["torch"] = {CASES[0]: Impl(tchain, [(x.detach(), y.detach()) for x, y in theirs], clock(dev, "torch")),
-                          CASES[1]: Impl(tchain, theirs, clock(dev, "torch")),
-                          CASES[2]: Impl(_fwd_bwd(tchain, tg), theirs, clock(dev, "torch"))}
+        impls["torch"] = {CASES[0]: Impl(tchain, [(x.detach(), y.detach()) for x, y in theirs], clock(dev)),
+                          CASES[1]: Impl(tchain, theirs, clock(dev)),
+                          CASES[2]: Impl(_fwd_bwd(tchain, tg), theirs, clock(dev))}
         _fwd_bwd(chain, g)(*ours[0])      # same math: our gradient must match PyTorch's
         _fwd_bwd(tchain, tg)(*theirs[0])
         meta["max_abs_grad_diff_vs_torch"] = float(np.max(np.abs(ours[0][0].grad.cpu().numpy() -
@@ -111,8 +111,8 @@ def run(cfg: Config) -> list[Row]:
         limit = "the chain by hand in CuPy (kernel launches alone)"
         hand_sets = [(xp.asarray(x), xp.asarray(y)) for x, y in sets]
     # the by-hand chain has no graph to record: no limit in the "recording" row
-    impls["limit"] = {CASES[0]: Impl(lambda x, y: by_hand(xp, ops, x, y, False), hand_sets, clock(dev, "cupy")),
-                      CASES[2]: Impl(lambda x, y: by_hand(xp, ops, x, y, True), hand_sets, clock(dev, "cupy"))}
+    impls["limit"] = {CASES[0]: Impl(lambda x, y: by_hand(xp, ops, x, y, False), hand_sets, clock(dev)),
+                      CASES[2]: Impl(lambda x, y: by_hand(xp, ops, x, y, True), hand_sets, clock(dev))}
     rows = []
     for case in CASES:
         cfg.note(case)
@@ -125,7 +125,7 @@ def run(cfg: Config) -> list[Row]:
             cfg.note(f"{op[0]} only")
             single = {"ours": Impl(_fwd_bwd(_chain(ag, [op]), g), ours, clock(dev))}
             if torch is not None:
-                single["torch"] = Impl(_fwd_bwd(_chain(torch, [op]), tg), theirs, clock(dev, "torch"))
+                single["torch"] = Impl(_fwd_bwd(_chain(torch, [op]), tg), theirs, clock(dev))
             rows.append(Row("per_op_overhead", f"forward+backward, {op[0]} only (per op)", dev, "us",
                             _measure(single, cfg), per=N_OPS))
     sync = sync_fn(dev)

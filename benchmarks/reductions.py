@@ -95,7 +95,7 @@ def run(cfg: Config) -> list[Row]:
                 work = {k: nbytes for k in ("ours", "torch", "limit")}
             impls["ours"].clock = clock(dev)
             if "torch" in impls:
-                impls["torch"].clock = clock(dev, "torch")
+                impls["torch"].clock = clock(dev)
             from .common import measure
             rows_out.append(Row("reductions", f"{op}, {rows} rows x {width}", dev, "GB/s", measure(impls, cfg),
                                 work=work, limit=("device copy bandwidth (cudaMemcpy D2D)" if cfg.cuda

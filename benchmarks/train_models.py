@@ -192,7 +192,7 @@ def time_step(workload: str, name: str, cfg: Config) -> list[Row]:
     if torch is not None:
         theirs = build(name, torch, torch_device(dev), weights=weights, n_batches=k)
         losses["torch"] = [theirs.step().item(), theirs.step().item()]
-        impls["torch"] = Impl(theirs.step, theirs.batches, clock(dev, "torch"))
+        impls["torch"] = Impl(theirs.step, theirs.batches, clock(dev))
     if not cfg.cuda:
         hand = by_hand(name, weights)
         x0, y0 = batches(name, 1)[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import statistics
 import sys
 import threading
@@ -12,6 +13,7 @@ import time
 import types
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -139,16 +141,15 @@ def test_interleaving_takes_every_implementation_once_per_round_and_rotates_the_
 
 
 class FakeClock:
-    """Each sample lasts ``per_call`` seconds per call made since ``start``."""
+    """Each sample lasts ``per_call`` seconds per call."""
 
     def __init__(self, log: list, name: str, per_call: float):
         self.log, self.name, self.per_call = log, name, per_call
 
-    def start(self):
-        self.n0 = sum(1 for e in self.log if e[0] == self.name)
-
-    def stop(self):
-        return self.per_call * (sum(1 for e in self.log if e[0] == self.name) - self.n0)
+    def sample(self, impl, number):
+        for _ in range(number):
+            impl()
+        return self.per_call
 
 
 def test_measure_interleaves_samples_and_rotates_inputs():
@@ -173,6 +174,30 @@ def test_measure_interleaves_samples_and_rotates_inputs():
     assert [b[0] for b in blocks[:3]] == ["ours", "torch", "limit"]
     assert [b[0] for b in blocks[3:6]] == ["torch", "limit", "ours"]
     assert all(b[1] == calls[b[0]] for b in blocks)
+
+
+def test_cuda_timer_is_cupyx_benchmark_per_call(monkeypatch):
+    """On CUDA a sample is ``cupyx.profiler.benchmark`` over ``number`` calls, the mean device time
+    per call of the current device (row 0 of ``gpu_times``), the warm-up left to ``measure``."""
+    seen = {}
+
+    def benchmark(func, args=(), kwargs={}, n_repeat=10000, *, name=None, n_warmup=10, max_duration=math.inf,
+                  devices=None):   # CuPy 14's signature
+        seen.update(n_repeat=n_repeat, n_warmup=n_warmup)
+        for _ in range(n_warmup + n_repeat):
+            func(*args, **kwargs)
+        return types.SimpleNamespace(gpu_times=np.array([[1e-3, 3e-3] * (n_repeat // 2), [9.0] * n_repeat]),
+                                     cpu_times=np.full(n_repeat, 7.0))
+
+    profiler = types.ModuleType("cupyx.profiler")
+    profiler.benchmark = benchmark
+    monkeypatch.setitem(sys.modules, "cupyx", types.ModuleType("cupyx"))
+    monkeypatch.setitem(sys.modules, "cupyx.profiler", profiler)
+    calls = []
+    impl = Impl(lambda i: calls.append(i), [(0,), (1,), (2,)], common.clock("cuda"))
+    assert isinstance(impl.clock, common.CupyxTimer) and isinstance(common.clock("cpu"), common.HostClock)
+    assert impl.clock.sample(impl, 4) == pytest.approx(2e-3)
+    assert seen == {"n_repeat": 4, "n_warmup": 0} and calls == [0, 1, 2, 0]
 
 
 def test_input_sets_cover_twice_the_cache_within_bounds():
