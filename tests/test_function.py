@@ -1,8 +1,10 @@
 """Custom autograd.Function: both styles, ctx API, error messages, and the CuPy example."""
 from __future__ import annotations
 
+import gc
 import importlib.util
 import pathlib
+import weakref
 
 import numpy as np
 import pytest
@@ -260,6 +262,35 @@ def test_mark_dirty_in_place_custom_op():
     assert_close(x.grad, 4 * (2 * x.detach()._data + 1))
     with pytest.raises(RuntimeError, match="a leaf Variable that requires grad is being used in an in-place"):
         AddOneInPlace.apply(make((2,)))
+
+
+def test_marked_outputs_are_freed_without_the_cycle_collector():
+    """The node does not keep what forward marked dirty or non-differentiable: a dirty output whose
+    grad_fn is the node would otherwise form a cycle that only ``gc`` frees (GPU memory held
+    until then), and a non-differentiable one would live as long as the graph."""
+    class Marks(Function):
+        @staticmethod
+        def forward(ctx, x):
+            x._data += 1
+            ctx.mark_dirty(x)
+            idx = x.detach() * 0
+            ctx.mark_non_differentiable(idx)
+            return x, idx
+
+        @staticmethod
+        def backward(ctx, g, g_idx):
+            return g
+
+    gc.disable()
+    try:
+        leaf = make((3,))
+        y, idx = Marks.apply(leaf * 2)
+        node = y.grad_fn
+        refs = weakref.ref(y), weakref.ref(idx)
+        del y, idx
+        assert [r() for r in refs] == [None, None] and node.dirty is None and node.non_differentiable is None
+    finally:
+        gc.enable()
 
 
 def test_mark_dirty_invalidates_saved_tensor():

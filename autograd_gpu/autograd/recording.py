@@ -430,6 +430,9 @@ def _wire(node, args: tuple, out):
         if o.dtype.is_floating_point and not any(o is n for n in nondiff):
             o.grad_fn, o._output_nr, o._requires_grad = node, i, False
         wired.append(o)
+    # forward's marks are spent: kept, they would hold the outputs alive as long as the node (a
+    # reference cycle for a dirty output, whose grad_fn is this node)
+    node.dirty = node.non_differentiable = None
     _finish(node, wired)
     return wired[0] if single else tuple(wired)
 

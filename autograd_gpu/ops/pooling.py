@@ -363,9 +363,8 @@ class MaxPoolBackward(Function):
 
 
 class MaxPool(Function):
-    """Values, and the indices only when asked: indices that are an output are also held by the
-    node's ``mark_non_differentiable`` record, which outlives ``release`` (up to the whole
-    backward); saved as a plain intermediate they go when the node has run."""
+    """Values, and the indices only when asked; otherwise the indices are a plain saved
+    intermediate, freed when the node has run."""
     node_name = "MaxPool2DWithIndicesBackward0"
 
     @staticmethod
