@@ -399,6 +399,30 @@ def test_split_chunk_empty_dim_pieces():
         ag.cat([])
 
 
+@pytest.mark.parametrize("split, node, edge", [(lambda x: x.chunk(3, 1), "SplitBackward0", 2),
+                                               (lambda x: x.split([1, 4, 1], 1), "SplitWithSizesBackward0", 1),
+                                               (lambda x: x.unbind(1), "UnbindBackward0", 1)])
+def test_split_pieces_are_views_of_one_node_and_gradients_join(split, node, edge):
+    """One node for all pieces, as in PyTorch: pieces without a gradient contribute zeros, and an
+    in-place op on one piece changes the base and routes its gradient through it. ``edge``: the
+    width of the first and last piece."""
+    x = ag.tensor(np.arange(24.0).reshape(4, 6) / 7, requires_grad=True)
+    pieces = split(x)
+    assert {p.grad_fn.name() for p in pieces} == {node} and len({id(p.grad_fn) for p in pieces}) == 1
+    assert all(p._base is x for p in pieces)
+    (pieces[0].sum() * 2 + pieces[-1].pow(2).sum()).backward()
+    want = np.zeros((4, 6))
+    want[:, :edge] = 2
+    want[:, 6 - edge:] = 2 * x.detach().numpy()[:, 6 - edge:]
+    np.testing.assert_allclose(x.grad.numpy(), want)
+    check_grad(lambda t: tuple(p * (i + 1) for i, p in enumerate(split(t))),
+               ag.tensor(np.random.default_rng(0).normal(size=(4, 6)), requires_grad=True))
+    y = x * 1
+    split(y)[0].mul_(3)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy()[:, [0, -1]], want[:, [0, -1]] + [3, 1])
+
+
 # writes through expanded views; in-place on empty tensors --------------------------------------------
 OVERLAP_MSG = ("unsupported operation: more than one element of the written-to tensor refers to a single memory "
                "location. Please clone() the tensor before performing the operation.")

@@ -1,7 +1,8 @@
 """Joining and splitting along one dimension: cat/stack (copies) and split/chunk/unbind (views).
 
-split, chunk and unbind are ``narrow``/``select`` views of the input; cat's backward narrows the
-gradient the same way. On CUDA, cat copies each input into its slice of the output through
+split, chunk and unbind return views of the input from one node each (PyTorch's SplitBackward0,
+UnbindBackward0), whose backward joins the pieces' gradients with cat/stack in one copy; cat's
+backward narrows the gradient. On CUDA, cat copies each input into its slice of the output through
 the ``copy_into`` kernel.
 """
 from __future__ import annotations
@@ -16,7 +17,7 @@ from ..tensor import Tensor
 from ._common import check_same_device, kernel, wrap_dim
 from .index import _copy_into_cuda
 from .registry import export
-from .shape import narrow, select, unsqueeze
+from .shape import narrow, unsqueeze
 
 
 # split / chunk / unbind ---------------------------------------------------------------
@@ -43,11 +44,46 @@ def split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
         if sum(sizes) != n:
             raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size "
                                f"at dimension {d}), but got split_sizes={sizes}")
-    out, start = [], 0
-    for s in sizes:
-        out.append(narrow(tensor, d, start, s))
-        start += s
-    return tuple(out)
+    return (Split if isinstance(split_size_or_sections, (int, np.integer)) else SplitWithSizes).apply(tensor, d, sizes)
+
+
+class SplitWithSizes(Function):
+    """Views of consecutive pieces of ``x`` along ``d``. One node for all pieces: backward is one
+    ``cat`` of their gradients (zeros for a piece without one), where a node per piece would
+    make a full-size zero gradient per piece and sum them."""
+    node_name = "SplitWithSizesBackward0"
+
+    @staticmethod
+    def forward(ctx, x: Tensor, d: int, sizes: list) -> tuple:
+        ctx.d = d
+        lead, out, start = (slice(None),) * d, [], 0
+        for s in sizes:
+            out.append(x._view_of(x._data[lead + (slice(start, start + s), Ellipsis)]))
+            start += s
+        return tuple(out)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return cat(grads, ctx.d), None, None
+
+
+class Split(SplitWithSizes):
+    node_name = "SplitBackward0"
+
+
+class Unbind(Function):
+    """Views of every index of ``x`` along ``d``; backward stacks their gradients (as ``Split``)."""
+    node_name = "UnbindBackward0"
+
+    @staticmethod
+    def forward(ctx, x: Tensor, d: int) -> tuple:
+        ctx.d = d
+        lead = (slice(None),) * d
+        return tuple(x._view_of(x._data[lead + (i, Ellipsis)]) for i in range(x._data.shape[d]))
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return stack(grads, ctx.d), None
 
 
 @export
@@ -66,8 +102,7 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
 def unbind(input: Tensor, dim: int = 0) -> tuple:
     if not input._data.ndim:
         raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
-    d = wrap_dim(dim, input._data.ndim)
-    return tuple(select(input, d, i) for i in range(input._data.shape[d]))
+    return Unbind.apply(input, wrap_dim(dim, input._data.ndim))
 
 
 # cat / stack ---------------------------------------------------------------------------
