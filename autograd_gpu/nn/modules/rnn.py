@@ -173,15 +173,18 @@ class RNNBase(Module):
         dirs = 2 if self.bidirectional else 1
         hs, cs = [], []
         T = x.shape[0]
+        # unbind: one node whose backward stacks the steps' gradients, where x[t] per step would
+        # give each step a full-size zero gradient of the whole sequence to sum
+        h0s, c0s = h0.unbind(0), (None if c0 is None else c0.unbind(0))
         for layer in range(self.num_layers):
             if layer > 0 and self.dropout > 0 and self.training:
                 x = F.dropout(x, self.dropout, training=True)
             outs = []
             for d in range(dirs):
                 w_ih, w_hh, b_ih, b_hh, w_hr = self._layer_weights(layer, d)
-                gx = linear(x, w_ih, b_ih)       # every time step's input projection in one GEMM
+                gx = linear(x, w_ih, b_ih).unbind(0)   # every time step's input projection in one GEMM
                 k = layer * dirs + d
-                h, c = h0[k], None if c0 is None else c0[k]
+                h, c = h0s[k], None if c0 is None else c0s[k]
                 seq = [None] * T
                 for t in (range(T - 1, -1, -1) if d else range(T)):
                     h, c = step(gx[t], h, c, w_hh, b_hh, w_hr)
