@@ -479,13 +479,15 @@ def test_cuda_integer_ops():
         compare_devices(fn, a, b, dtype=ag.float32, grad=False)
 
 
+@pytest.mark.parametrize("reps", [1, 20])   # below and above the size where the CPU kernel changes form
 @pytest.mark.parametrize("dtype", [ag.float32, ag.float64], ids=str)
-def test_sigmoid_tails_keep_relative_precision(dtype):
-    """Far into the negative tail sigmoid is tiny but not zero (PyTorch gives 3.7835e-44 at -100 in
-    float32); no overflow warning on either side."""
+def test_sigmoid_tails_keep_relative_precision(dtype, reps):
+    """Far into the negative tail sigmoid is tiny but not zero (exp(-100) = 3.7835e-44 in float32,
+    a subnormal); no overflow warning on either side."""
     xs = np.array([-700.0, -100.0, -30.0, -5.0, 0.0, 5.0, 30.0, 100.0, 700.0])
     if dtype == ag.float32:
         xs = xs[1:-1]
+    xs = np.tile(xs, reps)
     exact = 1.0 / (1.0 + np.exp(-xs.astype(np.longdouble)))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
