@@ -260,8 +260,11 @@ class SoftplusBackward(_ParamBackward, kernel="softplus_bwd",   # beta x > thr ?
 
 def _np_softplus(x):
     """log(1 + exp(x)) as max(x, 0) + log1p(exp(-|x|)): never overflows, and in-place passes of
-    fast ufuncs are 14x faster than ``np.logaddexp(0, x)``."""
-    e = np.empty(x.shape, x.dtype)   # 0-d too: an array, not a scalar
+    fast ufuncs are 14x faster than ``np.logaddexp(0, x)`` on large arrays; on small ones (below
+    ~64 elements) logaddexp's one call wins."""
+    if x.size < 64:
+        return np.logaddexp(0, x)
+    e = np.empty(x.shape, x.dtype)
     np.abs(x, out=e)
     np.negative(e, out=e)
     np.exp(e, out=e)
