@@ -8,12 +8,13 @@ Launch with ``mpiexec -n N python script.py``; in the script::
 
 Importing this package imports neither mpi4py nor CuPy; ``init_process_group`` does.
 """
-from .distributed_c10d import (Backend, GroupMember, ProcessGroup, ReduceOp, Work, all_gather, all_gather_into_tensor,
-                               all_gather_object, all_reduce, all_to_all, all_to_all_single, barrier, broadcast,
-                               broadcast_object_list, default_pg_timeout, destroy_process_group, get_backend,
-                               get_node_local_rank, get_rank, get_world_size, init_process_group, is_available,
-                               is_initialized, is_mpi_available, is_nccl_available, new_group, reduce, reduce_scatter,
-                               reduce_scatter_tensor)
+from .collectives import (all_gather, all_gather_into_tensor, all_gather_object, all_reduce, all_to_all,
+                          all_to_all_single, barrier, broadcast, broadcast_object_list, reduce, reduce_scatter,
+                          reduce_scatter_tensor)
+from .distributed_c10d import (Backend, GroupMember, ProcessGroup, ReduceOp, Work, default_pg_timeout,
+                               destroy_process_group, get_backend, get_node_local_rank, get_rank, get_world_size,
+                               init_process_group, is_available, is_initialized, is_mpi_available, is_nccl_available,
+                               new_group)
 from .errors import DistBackendError, DistError, RemoteRankError
 
 __all__ = ["Backend", "GroupMember", "ProcessGroup", "ReduceOp", "Work", "DistError", "DistBackendError",

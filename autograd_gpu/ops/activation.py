@@ -21,9 +21,9 @@ from .arithmetic import abs as _abs
 from .compare import where
 from .creation import zeros_like
 from .declare import FusedBackward, Pointwise, quiet as _quiet, run_float, same_dtype, unary_float
+from .erf_kernels import blockwise, phi_into
 from .inplace import derive_inplace
 from .registry import METHODS, export
-from .special import blockwise, phi_into
 from .unary import Relu, exp, np_sigmoid as _np_sigmoid, sigmoid, tanh
 
 _INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
@@ -96,9 +96,9 @@ def _float_only(x: Tensor, impl: str) -> None:
 
 
 # gelu ---------------------------------------------------------------------------
-# NumPy kernels: in-place ufunc chains over 256 KiB blocks (``special.blockwise``) with
+# NumPy kernels: in-place ufunc chains over 256 KiB blocks (``erf_kernels.blockwise``) with
 # block-sized scratch; never writing to x or g; float16 computes in float32. Φ(x) = (1 + erf(x/√2))/2
-# is ``special.phi_into``: in float32 erf's tanh form with the 1/√2 folded in.
+# is ``erf_kernels.phi_into``: in float32 erf's tanh form with the 1/√2 folded in.
 def _gelu(out, x):   # x Φ(x)
     phi_into(out, x)
     np.multiply(out, x, out=out)
