@@ -1,4 +1,4 @@
-"""erf, erfc, erfinv and gelu on CPU: NumPy alone, no SciPy (``ops/erf_kernels.py``, ``ops/activation.py``).
+"""erf, erfc, erfinv and gelu on CPU: NumPy alone, no SciPy (``ops/erf_kernels.py``, ``ops/gelu.py``).
 
 Against the math module per element on dense grids and at the special values. The bounds are the
 maxima measured on 2.6 million float64 and 4.2 million float32 points (float64 erf 5 ulp, erfc 8 ulp

@@ -3,7 +3,7 @@ layers below (autograd, engine, the Tensor itself) get the few ops they call thr
 ``dispatch.provide``."""
 from .. import dispatch as _dispatch
 from . import registry
-from . import (activation, arithmetic, bitwise, broadcast, compare, copy, creation, extrema,  # noqa: F401
+from . import (activation, arithmetic, bitwise, broadcast, compare, copy, creation, extrema, gelu,  # noqa: F401
                gather_scatter, index, inplace, join, layout, linalg, masked, padding, rearrange, reduce, scan, shape,
                scatter_reduce, softmaxes, sorting, special, take_put, unary)
 from . import (attention, conv, dropout, embedding, fold, interpolate, linear, loss, normalization,  # noqa: F401
