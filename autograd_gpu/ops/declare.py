@@ -84,8 +84,8 @@ class Pointwise(Function):
     promote = "float"
 
     def __init_subclass__(cls, *, name: str | None = None, numpy=None, cuda=None, kernel: str | None = None,
-                          kernel_file: str = "elementwise",
-                          saves=None, promote: str | None = None, inplace: bool | str = False, public: bool = True, method: bool = True,
+                          kernel_file: str = "elementwise", saves=None, promote: str | None = None,
+                          inplace: bool | str = False, public: bool = True, method: bool = True,
                           nn: bool = False, aliases: tuple = (), operators: tuple = (),
                           node_name: str | None = None, quiet: bool = True, **kwargs) -> None:
         if numpy is not None:
