@@ -22,7 +22,7 @@ import pytest
 import autograd_gpu as ag
 from autograd_gpu.ops import conv as conv_ops
 from autograd_gpu.ops import fold as fold_ops
-from autograd_gpu.ops import pooling
+from autograd_gpu.ops import pooling, pooling_kernels
 from helpers import check_grad
 
 F = ag.nn.functional
@@ -113,7 +113,7 @@ def test_max_pool_forward_matches_pytorch_loop(geom, dtype, kind):
     rng = np.random.default_rng(hash((geom, kind)) % 2 ** 32)
     x = _pool_input(kind, dtype, (3,) + S, rng)
     O = _out(S, k, s, p, d, ceil)
-    v, i = pooling._np_max_pool_fwd(x, k, s, p, d, O)
+    v, i = pooling_kernels._np_max_pool_fwd(x, k, s, p, d, O)
     rv, ri = _ref_max_pool(x, k, s, p, d, O)
     assert i.dtype == np.int64
     np.testing.assert_array_equal(i, ri)
@@ -131,9 +131,9 @@ def test_max_pool_forward_on_the_input_equals_the_padded_path(geom, kind, monkey
     rng = np.random.default_rng(7)
     x = _pool_input(kind, np.float32, (4,) + S, rng)
     O = _out(S, k, s, p, d, ceil)
-    fast = pooling._np_max_pool_fwd(x, k, s, p, d, O)
-    monkeypatch.setattr(pooling, "_source", lambda x, p, need, fill: pooling._padded(x, p, need, fill))
-    general = pooling._np_max_pool_fwd(x, k, s, p, d, O)
+    fast = pooling_kernels._np_max_pool_fwd(x, k, s, p, d, O)
+    monkeypatch.setattr(pooling_kernels, "_source", lambda x, p, need, fill: pooling_kernels._padded(x, p, need, fill))
+    general = pooling_kernels._np_max_pool_fwd(x, k, s, p, d, O)
     _same_bits(fast[0], general[0])
     np.testing.assert_array_equal(fast[1], general[1])
 
@@ -144,16 +144,16 @@ def test_max_pool_forward_on_the_input_equals_the_padded_path(geom, kind, monkey
 def test_max_pool_backward_direct_write_equals_bincount(geom, dtype, chunk, monkeypatch):
     """Non-overlapping windows write g straight in (in steps of planes); overlapping ones keep
     the bincount. Both bit for bit the general path's sums, -0.0 gradients included."""
-    monkeypatch.setattr(pooling, "_SCATTER_CHUNK", chunk)
+    monkeypatch.setattr(pooling_kernels, "_SCATTER_CHUNK", chunk)
     k, s, p, d, ceil, S = geom
     rng = np.random.default_rng(3)
     x = _pool_input("ties", dtype, (5,) + S, rng)
     O = _out(S, k, s, p, d, ceil)
-    _, idx = pooling._np_max_pool_fwd(x, k, s, p, d, O)
+    _, idx = pooling_kernels._np_max_pool_fwd(x, k, s, p, d, O)
     g = rng.standard_normal(idx.shape).astype(dtype)
     g[rng.random(g.shape) < 0.3] = -0.0
     g[rng.random(g.shape) < 0.1] = 0.0
-    _same_bits(pooling._np_max_pool_bwd(g, idx, S, k, s, p, d), pooling._np_scatter_add(g, idx, S))
+    _same_bits(pooling_kernels._np_max_pool_bwd(g, idx, S, k, s, p, d), pooling_kernels._np_scatter_add(g, idx, S))
 
 
 def test_max_pool_large_kernel():
@@ -161,7 +161,7 @@ def test_max_pool_large_kernel():
     rng = np.random.default_rng(5)
     x = rng.integers(-3, 3, (2, 400)).astype(np.float32)
     O = _out((400,), (200,), (150,), (0,), (1,), False)
-    v, i = pooling._np_max_pool_fwd(x, (200,), (150,), (0,), (1,), O)
+    v, i = pooling_kernels._np_max_pool_fwd(x, (200,), (150,), (0,), (1,), O)
     rv, ri = _ref_max_pool(x, (200,), (150,), (0,), (1,), O)
     np.testing.assert_array_equal(v, rv)
     np.testing.assert_array_equal(i, ri)
@@ -218,18 +218,18 @@ def test_avg_pool_divisor_in_dtype_equals_float64_division(geom, cip, divisor, d
     x = rng.standard_normal((3,) + S).astype(dtype)
     x[rng.random(x.shape) < 0.2] = -0.0
     O = _out(S, k, s, p, (1,) * len(k), ceil)
-    div64 = pooling._avg_divisor(S, k, s, p, O, cip, divisor, np.float64)
+    div64 = pooling_kernels._avg_divisor(S, k, s, p, O, cip, divisor, np.float64)
     acc = np.zeros((3,) + O, dtype)
-    xp = pooling._padded(x, p, [(o - 1) * ss + kk for o, ss, kk in zip(O, s, k)], 0)
+    xp = pooling_kernels._padded(x, p, [(o - 1) * ss + kk for o, ss, kk in zip(O, s, k)], 0)
     for t in np.ndindex(*k):
-        acc += xp[pooling._tap(t, s, (1,) * len(k), O)]
-    _same_bits(pooling._np_avg_pool_fwd(x, k, s, p, O, cip, divisor), (acc / div64).astype(dtype))
+        acc += xp[pooling_kernels._tap(t, s, (1,) * len(k), O)]
+    _same_bits(pooling_kernels._np_avg_pool_fwd(x, k, s, p, O, cip, divisor), (acc / div64).astype(dtype))
     g = rng.standard_normal((3,) + O).astype(dtype)
     want = np.zeros(xp.shape, dtype)
     for t in np.ndindex(*k):
-        want[pooling._tap(t, s, (1,) * len(k), O)] += (g / div64).astype(dtype)
+        want[pooling_kernels._tap(t, s, (1,) * len(k), O)] += (g / div64).astype(dtype)
     want = want[(slice(None),) + tuple(slice(pp, pp + sz) for pp, sz in zip(p, S))]
-    _same_bits(pooling._np_avg_pool_bwd(g, S, k, s, p, cip, divisor), np.ascontiguousarray(want))
+    _same_bits(pooling_kernels._np_avg_pool_bwd(g, S, k, s, p, cip, divisor), np.ascontiguousarray(want))
 
 
 # convolution ------------------------------------------------------------------------------------------

@@ -17,7 +17,8 @@ from ..dispatch import register
 from ..tensor import Tensor
 from ._common import values_indices
 from .interpolate import separable, window_taps
-from .pooling import PoolScatterAdd, _planes, _run, _strides
+from .pooling import PoolScatterAdd, _planes, _run
+from .pooling_kernels import _strides
 from .registry import export
 
 
