@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-_DEFAULT_SHOWN = {"float32", "int64", "bool"}
-
+from .dtypes import get_default_dtype
 
 def tensor_repr(t) -> str:
     arr = t._host()
@@ -17,7 +16,13 @@ def tensor_repr(t) -> str:
     extras = []
     if t._device.type != "cpu":
         extras.append(f"device='{t._device}'")
-    if t.dtype.name not in _DEFAULT_SHOWN or (arr.size == 0 and t.dtype.name != "float32"):
+    default = get_default_dtype().name   # PyTorch hides the current default, not float32 as such
+    if arr.size == 0:   # no values show the shape or the dtype: both are spelled out
+        if arr.ndim != 1:
+            extras.append(f"size={tuple(arr.shape)}")
+        if t.dtype.name != default:
+            extras.append(f"dtype={t.dtype!r}")
+    elif t.dtype.name not in (default, "int64", "bool"):
         extras.append(f"dtype={t.dtype!r}")
     if t.grad_fn is not None:
         extras.append(f"grad_fn=<{t.grad_fn.name()}>")

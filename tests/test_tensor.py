@@ -200,6 +200,41 @@ def test_repr():
     assert repr(ag.tensor([1.0]).to("fake:1")) == "tensor([1.], device='fake:1')"
 
 
+@pytest.mark.parametrize("make, want", [
+    (lambda m: m.zeros(0), "tensor([])"),
+    (lambda m: m.zeros(0, 3), "tensor([], size=(0, 3))"),
+    (lambda m: m.zeros(2, 0, dtype=m.int64), "tensor([], size=(2, 0), dtype={}.int64)"),
+    (lambda m: m.zeros(0, dtype=m.bool), "tensor([], dtype={}.bool)"),
+    (lambda m: m.zeros(0, 3, requires_grad=True).split(2)[0], "tensor([], size=(0, 3), grad_fn=<SplitBackward0>)"),
+    (lambda m: m.ones(2, dtype=m.float16), "tensor([1., 1.], dtype={}.float16)"),
+])
+@pytest.mark.parametrize("default", ["float32", "float64"])
+def test_repr_of_empty_tensors_and_the_default_dtype(make, want, default):
+    """An empty tensor shows its size (unless 1-d) and any dtype but the default (the tensors above
+    are made in the default dtype, so they read the same under either)."""
+    def under(m):
+        old = m.get_default_dtype()
+        m.set_default_dtype(getattr(m, default))
+        try:
+            return repr(make(m))
+        finally:
+            m.set_default_dtype(old)
+    assert under(ag) == want.format("autograd_gpu")
+    torch = pytest.importorskip("torch")
+    assert under(torch) == want.format("torch")
+
+
+def test_repr_hides_the_current_default_dtype():
+    old = ag.get_default_dtype()
+    ag.set_default_dtype(ag.float64)
+    try:
+        assert repr(ag.ones(2)) == "tensor([1., 1.])"
+        assert repr(ag.ones(2, dtype=ag.float32)) == "tensor([1., 1.], dtype=autograd_gpu.float32)"
+        assert repr(ag.zeros(0, dtype=ag.float32)) == "tensor([], dtype=autograd_gpu.float32)"
+    finally:
+        ag.set_default_dtype(old)
+
+
 # promotion --------------------------------------------------------------------------------
 def _zero_dim(value, dtype):
     return ag.from_numpy(np.array(value, dtype=dtype.np))
