@@ -1,42 +1,126 @@
-"""``repr`` of a tensor in PyTorch's layout: values, then device, dtype and grad_fn."""
+"""``repr`` of a tensor, laid out as PyTorch lays it out (``torch/_tensor_str.py``'s rules with its
+default print options): values right-aligned to one width, whole-number floats as ``1.``, four
+decimals or scientific notation by the range of the values, more than 1000 elements summarised
+to 3 at each edge of every dimension, lines wrapped at 80 columns; then device, size and dtype
+where they are not the defaults, and grad_fn.
+"""
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 from .dtypes import get_default_dtype
 
+_PRECISION = 4
+_THRESHOLD = 1000    # more elements than this: summarised
+_EDGEITEMS = 3
+_LINEWIDTH = 80
+
+
 def tensor_repr(t) -> str:
     arr = t._host()
-    kind = arr.dtype.kind
-    if kind == "f":
-        body = np.array2string(arr, separator=", ", prefix="tensor(", threshold=1000, edgeitems=3,
-                               formatter={"float_kind": _float_formatter(arr)})
-    else:
-        body = np.array2string(arr, separator=", ", prefix="tensor(", threshold=1000, edgeitems=3)
-    extras = []
+    prefix = "tensor("
+    indent = len(prefix)
+    summarize = arr.size > _THRESHOLD
+    fmt = _Formatter(_summarized(arr) if summarize else arr)
+    body = "[]" if arr.size == 0 else _str(arr, indent, summarize, fmt)
+    suffixes = []
     if t._device.type != "cpu":
-        extras.append(f"device='{t._device}'")
+        suffixes.append(f"device='{t._device}'")
     default = get_default_dtype().name   # PyTorch hides the current default, not float32 as such
     if arr.size == 0:   # no values show the shape or the dtype: both are spelled out
         if arr.ndim != 1:
-            extras.append(f"size={tuple(arr.shape)}")
+            suffixes.append(f"size={tuple(arr.shape)}")
         if t.dtype.name != default:
-            extras.append(f"dtype={t.dtype!r}")
+            suffixes.append(f"dtype={t.dtype!r}")
     elif t.dtype.name not in (default, "int64", "bool"):
-        extras.append(f"dtype={t.dtype!r}")
+        suffixes.append(f"dtype={t.dtype!r}")
     if t.grad_fn is not None:
-        extras.append(f"grad_fn=<{t.grad_fn.name()}>")
+        suffixes.append(f"grad_fn=<{t.grad_fn.name()}>")
     elif t._requires_grad:
-        extras.append("requires_grad=True")
-    return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+        suffixes.append("requires_grad=True")
+    return _add_suffixes(prefix + body, suffixes, indent)
 
 
-def _float_formatter(arr: np.ndarray):
-    """PyTorch's choice: whole numbers as ``1.``, else 4 decimals, scientific for wide ranges."""
-    finite = np.abs(arr[np.isfinite(arr)]).astype(np.float64)
-    nonzero = finite[finite != 0]
-    if finite.size and np.all(finite == np.round(finite)) and (not nonzero.size or nonzero.max() < 1e8):
-        return lambda v: f"{v:.0f}." if np.isfinite(v) else str(v)
-    if nonzero.size and (nonzero.max() >= 1e8 or nonzero.min() < 1e-4 or nonzero.max() / nonzero.min() > 1e3):
-        return lambda v: f"{v:.4e}" if np.isfinite(v) else str(v)
-    return lambda v: f"{v:.4f}" if np.isfinite(v) else str(v)
+class _Formatter:
+    """One width and one notation for every element (PyTorch's ``_Formatter``)."""
+
+    def __init__(self, arr: np.ndarray):
+        self.floating = arr.dtype.kind == "f"
+        self.int_mode = self.sci_mode = False
+        self.width = 1
+        values = arr.reshape(-1)
+        if not self.floating:
+            self.width = max((len(str(v)) for v in values.tolist()), default=1)
+            return
+        nonzero = np.abs(values[np.isfinite(values) & (values != 0)].astype(np.float64))
+        if not nonzero.size:
+            self.int_mode = True   # only zeros, nan and inf: printed as ``0.``, ``nan``, ``inf``
+            return
+        lo, hi = float(nonzero.min()), float(nonzero.max())
+        self.int_mode = bool(np.all(nonzero == np.ceil(nonzero)))
+        wide = hi / lo > 1000.0 or hi > 1.0e8
+        self.sci_mode = wide if self.int_mode else wide or lo < 1.0e-4
+        shown = values[np.isfinite(values) & (values != 0)].astype(np.float64).tolist()
+        if self.sci_mode:
+            self.width = max(len(f"{v:.{_PRECISION}e}") for v in shown)
+        elif self.int_mode:
+            self.width = max(len(f"{v:.0f}") + 1 for v in shown)
+        else:
+            self.width = max(len(f"{v:.{_PRECISION}f}") for v in shown)
+
+    def format(self, value) -> str:
+        if not self.floating:
+            s = str(value)
+        elif self.sci_mode:
+            s = f"{value:{self.width}.{_PRECISION}e}"
+        elif self.int_mode:
+            s = f"{value:.0f}" + ("" if math.isinf(value) or math.isnan(value) else ".")
+        else:
+            s = f"{value:.{_PRECISION}f}"
+        return s.rjust(self.width)
+
+
+def _summarized(arr: np.ndarray) -> np.ndarray:
+    """The elements a summarised print shows: the edges of every dimension (for the width)."""
+    if arr.ndim == 0:
+        return arr
+    if arr.ndim == 1:
+        return np.concatenate([arr[:_EDGEITEMS], arr[-_EDGEITEMS:]]) if len(arr) > 2 * _EDGEITEMS else arr
+    rows = list(range(_EDGEITEMS)) + list(range(len(arr) - _EDGEITEMS, len(arr))) \
+        if len(arr) > 2 * _EDGEITEMS else range(len(arr))
+    return np.stack([_summarized(arr[i]) for i in rows])
+
+
+def _edges(n: int, summarize: bool):
+    """Indices shown along a dimension of length ``n``, None where ``...`` goes."""
+    if summarize and n > 2 * _EDGEITEMS:
+        return list(range(_EDGEITEMS)) + [None] + list(range(n - _EDGEITEMS, n))
+    return list(range(n))
+
+
+def _str(arr: np.ndarray, indent: int, summarize: bool, fmt: _Formatter) -> str:
+    if arr.ndim == 0:
+        return fmt.format(arr.item())
+    if arr.ndim == 1:
+        per_line = max(1, (_LINEWIDTH - indent) // (fmt.width + 2))
+        data = [" ..." if i is None else fmt.format(arr[i].item()) for i in _edges(len(arr), summarize)]
+        lines = [", ".join(data[i:i + per_line]) for i in range(0, len(data), per_line)]
+        return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
+    slices = ["..." if i is None else _str(arr[i], indent + 1, summarize, fmt) for i in _edges(len(arr), summarize)]
+    return "[" + ("," + "\n" * (arr.ndim - 1) + " " * (indent + 1)).join(slices) + "]"
+
+
+def _add_suffixes(text: str, suffixes: list, indent: int) -> str:
+    """``, suffix`` after the values; one that would pass the line width starts a new line."""
+    parts = [text]
+    last = len(text) - text.rfind("\n") + 1   # PyTorch's count, off by two without a newline
+    for s in suffixes:
+        if last + len(s) + 2 > _LINEWIDTH:
+            parts.append(",\n" + " " * indent + s)
+            last = indent + len(s)
+        else:
+            parts.append(", " + s)
+            last += len(s) + 2
+    return "".join(parts) + ")"

@@ -2,6 +2,8 @@
 repr, and the dispatch miss."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -222,6 +224,57 @@ def test_repr_of_empty_tensors_and_the_default_dtype(make, want, default):
     assert under(ag) == want.format("autograd_gpu")
     torch = pytest.importorskip("torch")
     assert under(torch) == want.format("torch")
+
+
+# PyTorch 2.14's output for these (so the layout is checked where torch is not installed)
+REPR_CASES = [
+    (lambda m: m.tensor([float("nan"), float("inf"), -1.5]), "tensor([    nan,     inf, -1.5000])"),
+    (lambda m: m.arange(2000.0), "tensor([0.0000e+00, 1.0000e+00, 2.0000e+00,  ..., 1.9970e+03, 1.9980e+03,\n"
+                                 "        1.9990e+03])"),
+    (lambda m: m.tensor([[1.5, -2.25], [1e-3, 7.0]]), "tensor([[ 1.5000e+00, -2.2500e+00],\n        [ 1.0000e-03,  7.0000e+00]])"),
+    (lambda m: m.tensor([True, False]), "tensor([ True, False])"),
+    (lambda m: m.tensor([[1, -20], [300, 4]]), "tensor([[  1, -20],\n        [300,   4]])"),
+    (lambda m: m.tensor([1e9, 1.0]), "tensor([1.0000e+09, 1.0000e+00])"),
+    (lambda m: m.tensor(3.0), "tensor(3.)"),
+    (lambda m: m.arange(24.0).reshape(2, 3, 4)[:, :2, :2],
+     "tensor([[[ 0.,  1.],\n         [ 4.,  5.]],\n\n        [[12., 13.],\n         [16., 17.]]])"),
+    (lambda m: m.arange(1200).reshape(40, 30)[:5, :8].float() / 7,
+     "tensor([[ 0.0000,  0.1429,  0.2857,  0.4286,  0.5714,  0.7143,  0.8571,  1.0000],\n"
+     "        [ 4.2857,  4.4286,  4.5714,  4.7143,  4.8571,  5.0000,  5.1429,  5.2857],\n"
+     "        [ 8.5714,  8.7143,  8.8571,  9.0000,  9.1429,  9.2857,  9.4286,  9.5714],\n"
+     "        [12.8571, 13.0000, 13.1429, 13.2857, 13.4286, 13.5714, 13.7143, 13.8571],\n"
+     "        [17.1429, 17.2857, 17.4286, 17.5714, 17.7143, 17.8571, 18.0000, 18.1429]])"),
+    (lambda m: m.arange(1200).reshape(40, 30),
+     "tensor([[   0,    1,    2,  ...,   27,   28,   29],\n        [  30,   31,   32,  ...,   57,   58,   59],\n"
+     "        [  60,   61,   62,  ...,   87,   88,   89],\n        ...,\n"
+     "        [1110, 1111, 1112,  ..., 1137, 1138, 1139],\n        [1140, 1141, 1142,  ..., 1167, 1168, 1169],\n"
+     "        [1170, 1171, 1172,  ..., 1197, 1198, 1199]])"),
+]
+
+
+@pytest.mark.parametrize("make, want", REPR_CASES)
+def test_repr_layout_is_pytorchs(make, want):
+    """Right-aligned to one width, PyTorch's choice of notation, summarised past 1000 elements,
+    wrapped at 80 columns."""
+    assert repr(make(ag)) == want
+    torch = pytest.importorskip("torch")
+    assert repr(make(torch)) == want
+
+
+def test_repr_matches_torch_on_random_tensors():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    for shape in [(), (7,), (30,), (1001,), (3, 4), (40, 30), (7, 8, 9), (2, 3, 4, 5)]:
+        base = rng.normal(size=shape)
+        scale = np.asarray(10.0) ** rng.integers(-6, 10, size=shape)
+        for a in (base, np.round(base * 10), base * scale, np.where(base > 1, np.nan, base)):
+            for dt in (np.float32, np.float64, np.float16, np.int64):
+                with np.errstate(all="ignore"):
+                    v = a.astype(dt)
+                ours = repr(ag.tensor(v)).replace("autograd_gpu.", "torch.")
+                # the wrap before a suffix depends on the dtype's printed name, longer in ours
+                ours, theirs = (re.sub(r",\n +dtype", ", dtype", r) for r in (ours, repr(torch.tensor(v))))
+                assert ours == theirs, (shape, dt)
 
 
 def test_repr_hides_the_current_default_dtype():
