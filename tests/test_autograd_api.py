@@ -88,6 +88,25 @@ def test_backward_does_not_alias_the_given_gradient():
     assert_close(x.grad, [1.0, 1.0])
 
 
+@pytest.mark.parametrize("case", ["through add", "through a view", "retained"])
+def test_no_grad_aliases_the_given_gradient(case):
+    """The caller's gradient is not copied up front (grad() of a large output would pay a full
+    copy); a leaf's .grad that would hold its storage gets a copy, and a retained grad is always
+    a copy, as in PyTorch."""
+    x = leaf([1.0, 2.0])
+    g = ag.ones(2, dtype=ag.float64)
+    if case == "retained":
+        y = x * 1
+        y.retain_grad()
+        y.backward(g)
+        held = y.grad
+    else:
+        ((x + 0) if case == "through add" else x.view(2)).backward(g)
+        held = x.grad
+    g._data[0] = 7.0
+    assert_close(held, [1.0, 1.0])
+
+
 def test_grad_does_not_touch_dot_grad():
     x, w = leaf([1.0]), leaf([2.0])
     gx, gw = ag.autograd.grad(x * w, [x, w])

@@ -12,6 +12,7 @@ import threading
 import weakref
 from typing import Any, Callable
 
+from ..dispatch import op
 from .grad_mode import is_grad_enabled
 
 _seq = itertools.count()
@@ -224,8 +225,8 @@ def retain_grad(self) -> None:
         t = ref()
         if t is None:
             return
-        if t.grad is None:
-            t.grad = grad if is_grad_enabled() else grad.detach()
+        if t.grad is None:   # a copy, as PyTorch's: the gradient flows on and may be the caller's
+            t.grad = op("clone")(grad if is_grad_enabled() else grad.detach())
         else:
             t.grad = t.grad + grad
     node = self.grad_fn

@@ -48,8 +48,9 @@ def _make_grads(outputs: tuple, grads, create_graph: bool) -> list:
         if g.device != out.device:
             raise RuntimeError(f"invalid gradient at index {i} - expected device {out.device} but got "
                                f"{g.device}")
-        # the engine may hand this very tensor to a leaf's .grad: give it our own copy
-        result.append(g if create_graph and g.requires_grad else op("clone")(g.detach()))
+        # no copy: a leaf's .grad gets one only if this gradient reaches it unchanged (the
+        # engine's ``_claim``), as in PyTorch; every other path computes new tensors from it
+        result.append(g if create_graph and g.requires_grad else g.detach())
     return result
 
 

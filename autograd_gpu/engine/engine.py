@@ -42,6 +42,9 @@ def run_backward(root_edges: list, root_grads: list, keep_graph: bool, create_gr
     arriving at each is captured (returned when ``accumulate`` is False).
     """
     task = GraphTask(keep_graph, create_graph, accumulate)
+    for g in root_grads:   # the caller's gradients: a leaf that would hold their storage gets a copy
+        if g is not None:
+            task.claimed.add(g._device.backend.storage_key(g._data))
     root = GraphRoot(root_edges, root_grads)
     devices = _count_dependencies(task, root)
     if input_edges is not None:
@@ -320,8 +323,9 @@ def _capture(task: GraphTask, node, grads: list, caps: list) -> None:
 
 
 def _claim(task: GraphTask, node, grads: list) -> None:
-    """A leaf's first .grad steals the gradient only if no other leaf holds the same storage
-    and it is contiguous; otherwise it gets a copy (PyTorch's layout and aliasing contract)."""
+    """A leaf's first .grad steals the gradient only if no other leaf holds the same storage, nor
+    the caller (a root gradient, claimed up front), and it is contiguous; otherwise it gets a copy
+    (PyTorch's layout and aliasing contract)."""
     g = grads[0]
     if g is None or node.variable.grad is not None:
         return
