@@ -107,7 +107,8 @@ class CupyxTimer:
 
     def sample(self, impl: "Impl", number: int) -> float:
         """Seconds of device time per call over ``number`` calls (the current device's events)."""
-        return float(self.benchmark(impl, n_repeat=number, n_warmup=0).gpu_times[0].mean())
+        # name=: cupyx reads func.__name__ otherwise, which an Impl has not
+        return float(self.benchmark(impl, n_repeat=int(number), n_warmup=0, name="sample").gpu_times[0].mean())
 
 
 def clock(device: str):

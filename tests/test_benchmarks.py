@@ -186,7 +186,11 @@ def test_cuda_timer_is_cupyx_benchmark_per_call(monkeypatch):
     seen = {}
 
     def benchmark(func, args=(), kwargs={}, n_repeat=10000, *, name=None, n_warmup=10, max_duration=math.inf,
-                  devices=None):   # CuPy 14's signature
+                  devices=None):   # CuPy 14's signature and argument checks
+        if name is None:
+            name = func.__name__
+        assert callable(func) and isinstance(args, tuple) and isinstance(kwargs, dict)
+        assert isinstance(n_repeat, int) and isinstance(name, str) and isinstance(n_warmup, int)
         seen.update(n_repeat=n_repeat, n_warmup=n_warmup)
         for _ in range(n_warmup + n_repeat):
             func(*args, **kwargs)
