@@ -126,8 +126,42 @@ def _prune_to_inputs(task: GraphTask, root: GraphRoot, input_edges: list) -> Non
             continue
         task.captures.setdefault(node, []).append((nr, i))
         targets.add(node)
+    needed = _needed_by_seq(task.deps, targets)
+    if needed is None:
+        needed = _needed_by_walk(root, targets)
+    for node in targets:
+        if node.is_accumulate and task.accumulate:
+            needed.add(node)
+    needed.add(root)
+    task.exec_nodes = needed
+
+
+_SEQ = operator.attrgetter("seq")
+
+
+def _needed_by_seq(nodes, targets: set) -> set | None:
+    """The nodes (of ``nodes``, the graph's) that reach a target: a node is needed when any child is
+    a target or needed. A node is made after the nodes its edges point to, so in creation
+    (``seq``) order every child is decided before its parents: one pass. None if some edge
+    breaks that order (then ``_needed_by_walk`` decides)."""
     needed = set()
-    # iterative post-order: a node is needed when any child is a target or needed
+    for node in sorted(nodes, key=_SEQ):
+        seq = node.seq
+        for e in node.next_edges:
+            if e is None:
+                continue
+            child = e[0]
+            if child in needed or child in targets:
+                needed.add(node)
+                break
+            if child.seq > seq and not child.is_accumulate:   # accumulators have no children
+                return None
+    return needed
+
+
+def _needed_by_walk(root, targets: set) -> set:
+    """``_needed_by_seq`` for any graph: an iterative post-order walk."""
+    needed = set()
     stack = [(root, iter(root.next_edges))]
     visited = {root}
     while stack:
@@ -147,11 +181,7 @@ def _prune_to_inputs(task: GraphTask, root: GraphRoot, input_edges: list) -> Non
         stack.pop()
         if any(e is not None and (e[0] in needed or e[0] in targets) for e in node.next_edges):
             needed.add(node)
-    for node in targets:
-        if node.is_accumulate and task.accumulate:
-            needed.add(node)
-    needed.add(root)
-    task.exec_nodes = needed
+    return needed
 
 
 def _loop(task: GraphTask) -> None:
