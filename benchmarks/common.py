@@ -78,20 +78,14 @@ def torch_device(device: str) -> str:
 
 # clocks -------------------------------------------------------------------------------------------
 class HostClock:
-    """``perf_counter`` around a sample; ``sync`` (if any) waits for queued device work first and last."""
+    """``perf_counter`` around a sample (CPU work is done when the call returns)."""
 
-    def __init__(self, sync: Callable[[], object] | None = None):
-        self.sync = sync
-
-    def sample(self, impl: "Impl", number: int) -> float:
+    @staticmethod
+    def sample(impl: "Impl", number: int) -> float:
         """Seconds per call over ``number`` calls."""
-        if self.sync is not None:
-            self.sync()
         t0 = time.perf_counter()
         for _ in range(number):
             impl()
-        if self.sync is not None:
-            self.sync()
         return (time.perf_counter() - t0) / number
 
 
