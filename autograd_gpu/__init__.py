@@ -12,6 +12,7 @@ from . import api as _api  # noqa: F401 - binds Tensor methods, operators and ag
 from .ops import registry as _registry
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from . import autograd, cuda, nn, optim, utils
+from .printing import set_printoptions
 from .serialization import load, save
 
 globals().update(_registry.FUNCTIONS)   # ag.<op> for every op declared with a function
@@ -49,4 +50,5 @@ __all__ = sorted({*_registry.FUNCTIONS,
                   *(n for n, v in vars(_dtypes).items() if isinstance(v, dtype) and not n.startswith("_")),
                   "get_default_dtype", "set_default_dtype", "dtype", "device", "Tensor", "OutOfMemoryError",
                   "enable_grad", "inference_mode", "is_grad_enabled", "no_grad", "set_grad_enabled",
-                  "autograd", "cuda", "distributed", "nn", "optim", "utils", "load", "save", "is_tensor", "numel"})
+                  "autograd", "cuda", "distributed", "nn", "optim", "utils", "load", "save", "is_tensor", "numel",
+                  "set_printoptions"})

@@ -1,8 +1,8 @@
-"""``repr`` of a tensor, laid out as PyTorch lays it out (``torch/_tensor_str.py``'s rules with its
-default print options): values right-aligned to one width, whole-number floats as ``1.``, four
-decimals or scientific notation by the range of the values, more than 1000 elements summarised
-to 3 at each edge of every dimension, lines wrapped at 80 columns; then device, size and dtype
-where they are not the defaults, and grad_fn.
+"""``repr`` of a tensor, laid out as PyTorch lays it out (``torch/_tensor_str.py``'s rules), and
+``set_printoptions``: values right-aligned to one width, whole-number floats as ``1.``, ``precision``
+decimals or scientific notation by the range of the values, more than ``threshold`` elements
+summarised to ``edgeitems`` at each edge of every dimension, lines wrapped at ``linewidth``
+columns; then device, size and dtype where they are not the defaults, and grad_fn.
 """
 from __future__ import annotations
 
@@ -12,17 +12,41 @@ import numpy as np
 
 from .dtypes import get_default_dtype
 
-_PRECISION = 4
-_THRESHOLD = 1000    # more elements than this: summarised
-_EDGEITEMS = 3
-_LINEWIDTH = 80
+
+
+class _PrintOptions:
+    precision = 4
+    threshold: float = 1000    # more elements than this: summarised
+    edgeitems = 3
+    linewidth = 80
+    sci_mode: bool | None = None   # None: chosen by the values' range
+
+
+PRINT_OPTS = _PrintOptions()
+_PROFILES = {"default": (4, 1000, 3, 80), "short": (2, 1000, 2, 80), "full": (4, math.inf, 3, 80)}
+
+
+def set_printoptions(precision: int | None = None, threshold: float | None = None, edgeitems: int | None = None,
+                     linewidth: int | None = None, profile: str | None = None, sci_mode: bool | None = None) -> None:
+    """PyTorch's ``torch.set_printoptions``: a ``profile`` ("default", "short", "full") first, then
+    the options given; ``sci_mode`` is always set (None: by the values' range)."""
+    if profile is not None:
+        if profile not in _PROFILES:
+            raise ValueError(f"unknown print profile {profile!r}: expected 'default', 'short' or 'full'")
+        o = PRINT_OPTS
+        o.precision, o.threshold, o.edgeitems, o.linewidth = _PROFILES[profile]
+    for name, value in (("precision", precision), ("threshold", threshold), ("edgeitems", edgeitems),
+                        ("linewidth", linewidth)):
+        if value is not None:
+            setattr(PRINT_OPTS, name, value)
+    PRINT_OPTS.sci_mode = sci_mode
 
 
 def tensor_repr(t) -> str:
     arr = t._host()
     prefix = "tensor("
     indent = len(prefix)
-    summarize = arr.size > _THRESHOLD
+    summarize = arr.size > PRINT_OPTS.threshold
     fmt = _Formatter(_summarized(arr) if summarize else arr)
     body = "[]" if arr.size == 0 else _str(arr, indent, summarize, fmt)
     suffixes = []
@@ -60,25 +84,26 @@ class _Formatter:
             return
         lo, hi = float(nonzero.min()), float(nonzero.max())
         self.int_mode = bool(np.all(nonzero == np.ceil(nonzero)))
-        wide = hi / lo > 1000.0 or hi > 1.0e8
-        self.sci_mode = wide if self.int_mode else wide or lo < 1.0e-4
+        self.sci_mode = hi / lo > 1000.0 or hi > 1.0e8 or lo < 1.0e-4 if PRINT_OPTS.sci_mode is None \
+            else PRINT_OPTS.sci_mode
         shown = values[np.isfinite(values) & (values != 0)].astype(np.float64).tolist()
+        p = PRINT_OPTS.precision
         if self.sci_mode:
-            self.width = max(len(f"{v:.{_PRECISION}e}") for v in shown)
+            self.width = max(len(f"{v:.{p}e}") for v in shown)
         elif self.int_mode:
             self.width = max(len(f"{v:.0f}") + 1 for v in shown)
         else:
-            self.width = max(len(f"{v:.{_PRECISION}f}") for v in shown)
+            self.width = max(len(f"{v:.{p}f}") for v in shown)
 
     def format(self, value) -> str:
         if not self.floating:
             s = str(value)
         elif self.sci_mode:
-            s = f"{value:{self.width}.{_PRECISION}e}"
+            s = f"{value:{self.width}.{PRINT_OPTS.precision}e}"
         elif self.int_mode:
             s = f"{value:.0f}" + ("" if math.isinf(value) or math.isnan(value) else ".")
         else:
-            s = f"{value:.{_PRECISION}f}"
+            s = f"{value:.{PRINT_OPTS.precision}f}"
         return s.rjust(self.width)
 
 
@@ -87,16 +112,16 @@ def _summarized(arr: np.ndarray) -> np.ndarray:
     if arr.ndim == 0:
         return arr
     if arr.ndim == 1:
-        return np.concatenate([arr[:_EDGEITEMS], arr[-_EDGEITEMS:]]) if len(arr) > 2 * _EDGEITEMS else arr
-    rows = list(range(_EDGEITEMS)) + list(range(len(arr) - _EDGEITEMS, len(arr))) \
-        if len(arr) > 2 * _EDGEITEMS else range(len(arr))
+        return np.concatenate([arr[:PRINT_OPTS.edgeitems], arr[-PRINT_OPTS.edgeitems:]]) if len(arr) > 2 * PRINT_OPTS.edgeitems else arr
+    rows = list(range(PRINT_OPTS.edgeitems)) + list(range(len(arr) - PRINT_OPTS.edgeitems, len(arr))) \
+        if len(arr) > 2 * PRINT_OPTS.edgeitems else range(len(arr))
     return np.stack([_summarized(arr[i]) for i in rows])
 
 
 def _edges(n: int, summarize: bool):
     """Indices shown along a dimension of length ``n``, None where ``...`` goes."""
-    if summarize and n > 2 * _EDGEITEMS:
-        return list(range(_EDGEITEMS)) + [None] + list(range(n - _EDGEITEMS, n))
+    if summarize and n > 2 * PRINT_OPTS.edgeitems:
+        return list(range(PRINT_OPTS.edgeitems)) + [None] + list(range(n - PRINT_OPTS.edgeitems, n))
     return list(range(n))
 
 
@@ -104,7 +129,7 @@ def _str(arr: np.ndarray, indent: int, summarize: bool, fmt: _Formatter) -> str:
     if arr.ndim == 0:
         return fmt.format(arr.item())
     if arr.ndim == 1:
-        per_line = max(1, (_LINEWIDTH - indent) // (fmt.width + 2))
+        per_line = max(1, (PRINT_OPTS.linewidth - indent) // (fmt.width + 2))
         data = [" ..." if i is None else fmt.format(arr[i].item()) for i in _edges(len(arr), summarize)]
         lines = [", ".join(data[i:i + per_line]) for i in range(0, len(data), per_line)]
         return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
@@ -117,7 +142,7 @@ def _add_suffixes(text: str, suffixes: list, indent: int) -> str:
     parts = [text]
     last = len(text) - text.rfind("\n") + 1   # PyTorch's count, off by two without a newline
     for s in suffixes:
-        if last + len(s) + 2 > _LINEWIDTH:
+        if last + len(s) + 2 > PRINT_OPTS.linewidth:
             parts.append(",\n" + " " * indent + s)
             last = indent + len(s)
         else:

@@ -277,6 +277,34 @@ def test_repr_matches_torch_on_random_tensors():
                 assert ours == theirs, (shape, dt)
 
 
+@pytest.mark.parametrize("opts, make, want", [
+    (dict(precision=2), lambda m: m.tensor([1.23456, -2.5]), "tensor([ 1.23, -2.50])"),
+    (dict(sci_mode=True), lambda m: m.tensor([1.5, 2.0]), "tensor([1.5000e+00, 2.0000e+00])"),
+    (dict(sci_mode=False), lambda m: m.tensor([1e-6, 1.0]), "tensor([0.0000, 1.0000])"),
+    (dict(profile="short"), lambda m: m.arange(10.0) / 3,
+     "tensor([0.00, 0.33, 0.67, 1.00, 1.33, 1.67, 2.00, 2.33, 2.67, 3.00])"),
+    (dict(threshold=5, edgeitems=1), lambda m: m.arange(12).reshape(3, 4), "tensor([[ 0,  ...,  3],\n        ...,\n        [ 8,  ..., 11]])"),
+    (dict(linewidth=30), lambda m: m.arange(8), "tensor([0, 1, 2, 3, 4, 5, 6,\n        7])"),
+])
+def test_set_printoptions_as_pytorchs(opts, make, want):
+    def under(m):
+        m.set_printoptions(**opts)
+        try:
+            return repr(make(m))
+        finally:
+            m.set_printoptions(profile="default")
+    assert under(ag) == want
+    assert under(pytest.importorskip("torch")) == want
+
+
+def test_set_printoptions_profile_resets_and_rejects_unknown():
+    ag.set_printoptions(precision=1, linewidth=20)
+    ag.set_printoptions(profile="default")
+    assert repr(ag.tensor([1.23456, 2.0])) == "tensor([1.2346, 2.0000])"
+    with pytest.raises(ValueError, match="unknown print profile 'long'"):
+        ag.set_printoptions(profile="long")
+
+
 def test_repr_hides_the_current_default_dtype():
     old = ag.get_default_dtype()
     ag.set_default_dtype(ag.float64)
