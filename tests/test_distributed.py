@@ -188,6 +188,66 @@ def test_nccl_one_rank_per_gpu():
 NOT_INITIALIZED = "Default process group has not been initialized, please make sure to call init_process_group."
 
 
+class _FakeNcclCommunicator:
+    """CuPy's ``NcclCommunicator(ndev, tuple commId, rank)``: the id must be a tuple of C chars."""
+    signed_char = True
+    made: list = []
+
+    def __init__(self, ndev, commId, rank):
+        if not isinstance(commId, tuple):
+            raise TypeError(f"Argument 'commId' has incorrect type (expected tuple, got {type(commId).__name__})")
+        lo, hi = (-128, 127) if self.signed_char else (0, 255)
+        if len(commId) != 128 or any(not lo <= v <= hi for v in commId):
+            raise OverflowError("value too large to convert to char")
+        self.made.append((ndev, commId, rank))
+
+
+@pytest.mark.parametrize("signed_char", [True, False], ids=["x86", "arm"])
+@pytest.mark.parametrize("rank", [0, 1])
+def test_nccl_unique_id_reaches_every_rank_as_cupys_tuple(monkeypatch, signed_char, rank):
+    """The path from ``get_unique_id`` (a tuple of 128 C chars) through MPI's broadcast (bytes) to
+    ``NcclCommunicator`` on rank 0 and on another rank, with C's char signed (x86) or not (Arm);
+    CuPy and MPI are stand-ins with their real argument types."""
+    import types
+
+    import numpy as np
+
+    from autograd_gpu.distributed.backends import nccl as backend
+    raw = [(i * 37 + 11) % 256 for i in range(128)]
+    uid = tuple(v - 256 if signed_char and v > 127 else v for v in raw)
+    comm_cls = type("Comm", (_FakeNcclCommunicator,), {"signed_char": signed_char, "made": []})
+    fake_nccl = types.SimpleNamespace(available=True, get_unique_id=lambda: uid, NcclCommunicator=comm_cls)
+    monkeypatch.setattr(backend, "_nccl", lambda: fake_nccl)
+
+    class Device:
+        def __init__(self, index):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+    cuda = types.SimpleNamespace(Device=Device, Stream=lambda non_blocking: object())
+    monkeypatch.setattr(backend, "get_backend", lambda name: types.SimpleNamespace(xp=types.SimpleNamespace(cuda=cuda)))
+
+    class Mpi:   # rank 0 sends its buffer; another rank receives the same bytes
+        size = 2
+
+        def __init__(self):
+            self.rank = rank
+
+        def bcast(self, buf, root):
+            assert buf.dtype == np.uint8 and buf.shape == (128,) and root == 0
+            if self.rank != 0:
+                buf[:] = raw
+            return "request"
+    waited = []
+    comms = backend.NcclComms(Mpi(), types.SimpleNamespace(wait=lambda reqs, what: waited.append(reqs)))
+    comms.get(0)
+    assert comm_cls.made == [(2, uid, rank)] and waited == [["request"]]
+
+
 @pytest.mark.parametrize("call", [
     dist.get_rank, dist.get_world_size, dist.barrier, dist.destroy_process_group,
     lambda: dist.all_reduce(ag.ones(2)), lambda: dist.broadcast(ag.ones(2), 0),

@@ -62,11 +62,11 @@ def nccl_op(name: str, dtype: np.dtype) -> int:
 class DeviceComm:
     """The NCCL communicator of one process group on one device, with its own stream."""
 
-    def __init__(self, index: int, size: int, rank: int, uid: bytes) -> None:
+    def __init__(self, index: int, size: int, rank: int, uid: np.ndarray) -> None:
         cp = get_backend("cuda").xp
         self.nccl, self.cp, self.index = _nccl(), cp, index
         with cp.cuda.Device(index):
-            self.comm = self.nccl.NcclCommunicator(size, uid, rank)
+            self.comm = _communicator(self.nccl, size, uid, rank)
             self.stream = cp.cuda.Stream(non_blocking=True)
         self._in_flight: list = []
 
@@ -103,6 +103,15 @@ class DeviceComm:
         self.comm.destroy()
 
 
+def _communicator(nccl, size: int, uid: np.ndarray, rank: int):
+    """``NcclCommunicator`` from the 128 id bytes. CuPy takes the id back as the tuple of C chars it
+    gave, and C's char is signed on x86 and unsigned on Arm: the form that does not overflow."""
+    try:
+        return nccl.NcclCommunicator(size, tuple(uid.view(np.int8).tolist()), rank)
+    except OverflowError:
+        return nccl.NcclCommunicator(size, tuple(uid.tolist()), rank)
+
+
 class NcclComms:
     """A process group's NCCL communicators by device index, made on first use (collectively)."""
 
@@ -113,12 +122,11 @@ class NcclComms:
     def get(self, index: int) -> DeviceComm:
         c = self.by_device.get(index)
         if c is None:
-            nccl = _nccl()
             uid = np.empty(128, dtype=np.uint8)
-            if self.mpi.rank == 0:
-                uid[:] = np.frombuffer(nccl.get_unique_id(), dtype=np.uint8)
+            if self.mpi.rank == 0:   # CuPy gives the id as a tuple of 128 C chars (ints)
+                uid[:] = np.array(_nccl().get_unique_id(), dtype=np.int64).astype(np.uint8)
             self.watch.wait([self.mpi.bcast(uid, 0)], "broadcasting the NCCL unique id")
-            c = self.by_device[index] = DeviceComm(index, self.mpi.size, self.mpi.rank, uid.tobytes())
+            c = self.by_device[index] = DeviceComm(index, self.mpi.size, self.mpi.rank, uid)
         return c
 
     def destroy(self) -> None:
