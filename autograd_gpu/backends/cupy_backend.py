@@ -37,10 +37,12 @@ def _cupy():
     if _cp is None:
         try:
             import cupy
-        except ImportError:
-            raise RuntimeError("CUDA is unavailable: CuPy is not installed; install autograd-gpu[cuda12] "
-                               "or [cuda13]") from None
-        except Exception as e:   # CuPy present but its CUDA libraries fail to load
+        except Exception as e:
+            # Only a missing ``cupy`` package is "not installed": CuPy re-raises a failing import of its
+            # compiled core (CUDA libraries missing or mismatched) as a plain ImportError with its diagnosis.
+            if isinstance(e, ModuleNotFoundError) and e.name == "cupy":
+                raise RuntimeError("CUDA is unavailable: CuPy is not installed; install autograd-gpu[cuda12] "
+                                   "or [cuda13]") from None
             raise RuntimeError(f"CUDA is unavailable: importing CuPy failed: {type(e).__name__}: {e}") from None
         _cp = cupy
     return _cp
