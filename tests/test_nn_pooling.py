@@ -188,6 +188,9 @@ def test_unpool_errors_match_torch():
          lambda: TF.max_unpool2d(x, i, 2, output_size=(9, 9)))
     _err(lambda: F.max_unpool2d(ag.tensor(x.numpy()), ag.tensor(i.numpy()[..., :1]), 2),
          lambda: TF.max_unpool2d(x, i[..., :1], 2))
+    for dt in (torch.int32, torch.uint8):   # indices must be int64 (the CUDA kernel reads them so)
+        _err(lambda: F.max_unpool2d(ag.tensor(x.numpy()), ag.tensor(i.to(dt).numpy()), 2),
+             lambda: TF.max_unpool2d(x, i.to(dt), 2))
 
 
 def test_antialias_not_implemented():

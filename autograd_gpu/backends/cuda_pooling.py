@@ -32,10 +32,14 @@ def pool_params(B: int, S: tuple, O: tuple, k=(), s=(), p=(), d=(), cip: bool = 
 
 
 def _impl(name: str) -> Callable:
-    from .cuda_copy import contiguous
+    from .cuda_copy import _as_dtype, contiguous
     from .cuda_plan import launch_config
     from .cupy_backend import _cupy, _max_blocks, dtype_name, get_kernel
     cp = _cupy()
+
+    def i64(idx):
+        """The kernels read ``const long long* idx``; max_unpool passes the user's indices of any integer dtype."""
+        return contiguous(_as_dtype(idx, np.dtype(np.int64)))
 
     def launch(kname, ref, n, *args):
         dev = ref.device.id
@@ -56,7 +60,7 @@ def _impl(name: str) -> Callable:
 
     def max_pool_bwd(g, idx, S, k, s, p, d):
         with g.device:
-            g, idx = contiguous(g), contiguous(idx)
+            g, idx = contiguous(g), i64(idx)
             B = g.shape[0]
             gx = cp.empty((B,) + tuple(S), g.dtype)
             launch("max_pool_bwd", g, gx.size, gx, g, idx, pool_params(B, S, g.shape[1:], k, s, p, d))
@@ -89,7 +93,7 @@ def _impl(name: str) -> Callable:
 
     def pool_gather_fwd(x, idx):
         with x.device:
-            x, idx = contiguous(x), contiguous(idx)
+            x, idx = contiguous(x), i64(idx)
             out = cp.empty(idx.shape, x.dtype)
             launch("pool_gather_fwd", x, out.size, out, x, idx, np.int64(out.size),
                    np.int64(math.prod(x.shape[1:])), np.int64(math.prod(idx.shape[1:])))
@@ -98,7 +102,7 @@ def _impl(name: str) -> Callable:
     def _scatter(kname):
         def run(x, idx, S):
             with x.device:
-                x, idx = contiguous(x), contiguous(idx)
+                x, idx = contiguous(x), i64(idx)
                 B = x.shape[0]
                 out = cp.zeros((B,) + tuple(S), x.dtype)
                 launch(kname, x, x.size, out, x, idx, np.int64(x.size), np.int64(math.prod(x.shape[1:])),

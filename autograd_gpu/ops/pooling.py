@@ -329,6 +329,8 @@ def avg_pool3d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
 
 
 def _max_unpool(n, input, indices, kernel_size, stride, padding, output_size) -> Tensor:
+    if indices.dtype.name != "int64":   # PyTorch's check; the CUDA kernels read the indices as int64
+        raise RuntimeError(f"elements in indices should be type int64 but got: {indices.dtype._torch_name}")
     if input.ndim not in (n + 1, n + 2):
         raise RuntimeError(f"Input to max_unpooling{max(n, 2)}d should be a {max(n, 2) + 1 - (n == 1)}d or "
                            f"{max(n, 2) + 2 - (n == 1)}d Tensor, but got a tensor with {input.ndim} dimensions.")
