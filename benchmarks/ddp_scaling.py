@@ -123,6 +123,23 @@ def _race(a, b, rounds: int, barrier) -> tuple[float, float]:
     return min(ta), min(tb)
 
 
+def _nccl_direct(comm, n: int, calls: int, sync):
+    """``calls`` raw ncclAllReduce (float32 = 7, sum = 0) of ``n`` floats on ``comm`` (a DeviceComm).
+    CuPy allocates on, and gives the stream of, the current device (GPU 0 unless set; nothing sets it
+    here): the buffer and the calls must be on the communicator's GPU, this rank's."""
+    import numpy as np
+    cp = comm.cp
+    with comm.device():
+        arr = cp.ones(n, dtype=np.float32)
+
+    def direct():
+        with comm.device():
+            for _ in range(calls):
+                comm.comm.allReduce(arr.data.ptr, arr.data.ptr, n, 7, 0, cp.cuda.get_current_stream().ptr)
+        sync()
+    return direct
+
+
 def worker(args) -> None:
     import numpy as np
 
@@ -172,7 +189,6 @@ def worker(args) -> None:
         if cuda:
             result["reference"] = "CuPy's ncclAllReduce"
             comm = dist.distributed_c10d._world._nccl.get(ag.device(dev).index or 0)
-            cp = comm.cp
         else:
             from mpi4py import MPI
             result["reference"] = "mpi4py Allreduce"
@@ -181,12 +197,7 @@ def worker(args) -> None:
             t = ag.ones(n, device=dev)
             calls = max(1, min(100, (4 << 20) // size))     # a few ms per timed run
             if cuda:
-                arr = cp.ones(n, dtype=np.float32)
-
-                def direct():
-                    for _ in range(calls):
-                        comm.comm.allReduce(arr.data.ptr, arr.data.ptr, n, 7, 0, cp.cuda.get_current_stream().ptr)
-                    sync()
+                direct = _nccl_direct(comm, n, calls, sync)
             else:
                 arr = np.ones(n, dtype=np.float32)
 
