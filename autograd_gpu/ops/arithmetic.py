@@ -16,7 +16,7 @@ from .. import dtypes as _dt
 from ..autograd.function import Function
 from ..backends import cuda
 from ..device import get_backend
-from ..dispatch import register
+from ..dispatch import register, scalar_of
 from ..tensor import Tensor
 from ._common import kernel
 from .declare import (FusedBackward, Pointwise, check_int_divisor, is_bool, on_device_of, quiet, run, run_float,
@@ -120,8 +120,18 @@ def _np_div_trunc(x, y):
     return _div_trunc(np, x, y)
 
 
+def _cu_div_trunc(x, y):
+    """No kernel yet: CuPy ufuncs. A Python number through ``cp.abs``/``cp.sign`` alone becomes a
+    strong int64/float64 0-d array that promotes the result (int32 // 3 -> int64): give it the
+    array's dtype first, as the NumPy path's operands have (``scalar_for``)."""
+    xp = _cuda_xp()
+    a = x if isinstance(x, xp.ndarray) else y
+    x, y = (v if isinstance(v, xp.ndarray) else scalar_of(a.dtype, v) for v in (x, y))
+    return on_device_of(a, a, _div_trunc, xp, x, y)
+
+
 register("div_trunc_fwd", "numpy", quiet(_np_div_trunc))
-register("div_trunc_fwd", "cupy", lambda x, y: on_device_of(x, y, _div_trunc, _cuda_xp(), x, y))   # no kernel yet
+register("div_trunc_fwd", "cupy", _cu_div_trunc)
 
 
 class DivRounding(Function):
