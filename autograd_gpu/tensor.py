@@ -6,6 +6,8 @@ declaration), so this module imports nothing above the core.
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from . import dtypes as _dt
@@ -240,7 +242,9 @@ class Tensor:
             raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the "
                                "deepcopy protocol at the moment.  If you were attempting to deepcopy a "
                                "module, this may be because of a torch.nn.utils.weight_norm usage.")
-        t = Tensor._make(self._data.copy(), self._device)
+        with self._data.device if self._device.type == "cuda" else contextlib.nullcontext():
+            data = self._data.copy()   # CuPy's copy() lands on the current device: make it the source's
+        t = Tensor._make(data, self._device)
         t._requires_grad = self._requires_grad
         if self._grad is not None:
             t._grad = self._grad.__deepcopy__(memo)

@@ -261,7 +261,10 @@ class _CudaGenerator:
             low, high = 0, low
         shape = () if size is None else tuple(size) if isinstance(size, (tuple, list)) else (int(size),)
         out = cuda_random.randint(self.dev, shape, int(low), int(high), *self.philox(int(np.prod(shape))))
-        return out if np.dtype(dtype) == np.int64 else out.astype(dtype)
+        if np.dtype(dtype) == np.int64:
+            return out
+        with _cupy().cuda.Device(self.dev):   # the cast allocates on the current device: make it out's
+            return out.astype(dtype)
 
     def permutation(self, n: int):
         cp = _cupy()

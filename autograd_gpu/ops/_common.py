@@ -14,6 +14,11 @@ def on_device(t: Tensor):
     return t._data.device if t._device.type == "cuda" else contextlib.nullcontext()
 
 
+def on_device_index(dev):
+    """``on_device`` for a ``Device`` (``cuda:N``), where no array of it is at hand yet."""
+    return dev.backend.xp.cuda.Device(dev.index or 0) if dev.type == "cuda" else contextlib.nullcontext()
+
+
 def broadcast_shapes(a: tuple, b: tuple) -> tuple:
     if a == b:
         return a

@@ -18,7 +18,7 @@ from ..backends import cuda
 from ..device import get_backend
 from ..dispatch import register, scalar_of
 from ..tensor import Tensor
-from ._common import kernel
+from ._common import kernel, on_device
 from .declare import (FusedBackward, Pointwise, check_int_divisor, is_bool, on_device_of, quiet, run, run_float,
                       same_dtype, xp_ufunc, zero_grads)
 from .registry import export
@@ -232,7 +232,7 @@ class Sign(Pointwise, name="sign", numpy=_np_sign, promote="same", quiet=False):
     @staticmethod
     def forward(ctx, x):
         if x._data.dtype.kind == "b":
-            return Tensor._make(x._data.copy(), x._device)
+            return Tensor._make(kernel("copy", x)(x._data), x._device)   # CuPy's copy() lands on the current device
         return same_dtype("sign_fwd", x)
 
     backward = staticmethod(zero_grads)
@@ -276,6 +276,11 @@ register("pow_int_fwd", "numpy", np.power)   # integer power wraps around silent
 register("pow_int_fwd", "cupy", xp_ufunc("power"))            # integer pow: no kernel in KERNELS.md yet
 
 
+def _any_negative(t: Tensor) -> builtins.bool:
+    with on_device(t):   # CuPy compares and reduces on the current device: make it t's
+        return builtins.bool((t._data < 0).any())
+
+
 def _pow_fwd(base, exponent) -> Tensor:
     if type(exponent) in (builtins.int, builtins.float) and type(base) is Tensor and base._data.dtype.kind == "f":
         return run("pow_fwd", base, exponent)
@@ -283,7 +288,7 @@ def _pow_fwd(base, exponent) -> Tensor:
     if dtype.kind == "f":
         return run("pow_fwd", base, exponent)
     neg = (exponent < 0) if not isinstance(exponent, Tensor) else \
-        builtins.bool((exponent._data < 0).any()) if exponent._data.dtype.kind == "i" else False
+        _any_negative(exponent) if exponent._data.dtype.kind == "i" else False
     if neg:
         raise RuntimeError("Integers to negative integer powers are not allowed.")
     return run("pow_int_fwd", base, exponent)

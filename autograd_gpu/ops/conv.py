@@ -276,7 +276,8 @@ def _cupy_conv_fwd(x, w, bias, geom, groups: int):
         out = mm(w.reshape(groups, o // groups, c // groups * kk), cols.reshape(groups, c // groups * kk, L))
     out = out.reshape(o, b, L // b if b else 0)
     if bias is not None:
-        out += bias[:, None, None]
+        with out.device:   # CuPy's += launches on the current device: make it out's
+            out += bias[:, None, None]
     return copy(out.transpose(1, 0, 2)).reshape((b, o) + outs)
 
 

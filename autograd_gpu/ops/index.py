@@ -123,7 +123,8 @@ def _parse(x: Tensor, index) -> tuple:
                 if arr.dtype == np.uint8:
                     warnings.warn("indexing with dtype torch.uint8 is now deprecated, please use a dtype "
                                   "torch.bool instead.", UserWarning, stacklevel=3)
-                    arr = arr.astype(np.bool_)
+                    with on_device(x):   # arr is on x's device; CuPy casts on the current one
+                        arr = arr.astype(np.bool_)
             elif isinstance(it, (list, tuple, np.ndarray)):
                 arr = np.asarray(it)
                 if arr.dtype.kind not in "biu":
@@ -176,7 +177,8 @@ def _normalize(x: Tensor, index) -> tuple:
             elif it.size:
                 device_checks.append((it, shape[d], d))
         d += k
-    _check_bounds(device_checks)
+    with on_device(x):   # the index arrays are on x's device; CuPy compares on the current one
+        _check_bounds(device_checks)
     if not adv:
         if not ell:
             items.append(Ellipsis)

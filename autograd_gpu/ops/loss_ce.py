@@ -21,7 +21,7 @@ from ..autograd.function import Function
 from ..backends import cuda_loss
 from ..dispatch import register
 from ..tensor import Tensor
-from ._common import check_same_device, kernel
+from ._common import check_same_device, kernel, on_device
 from .loss_common import check_tensor, not_differentiable, resolve_reduction
 from .registry import export
 from .softmaxes import log_softmax, softmax
@@ -266,8 +266,9 @@ def _target_q(x: Tensor, target: Tensor, weight, ii: int, eps: float) -> tuple:
 
 
 def _full_rows(x: Tensor, s3: tuple, value: float):
-    rows = x._data.reshape(s3)[:, 0, :].copy()
-    rows.fill(value)
+    with on_device(x):   # CuPy's copy and fill run on the current device: make it x's
+        rows = x._data.reshape(s3)[:, 0, :].copy()
+        rows.fill(value)
     return rows
 
 

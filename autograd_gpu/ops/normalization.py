@@ -17,7 +17,7 @@ from ..autograd.grad_mode import is_grad_enabled, no_grad
 from ..backends import cuda_norm
 from ..dispatch import register
 from ..tensor import Tensor
-from ._common import check_same_device, kernel
+from ._common import check_same_device, kernel, on_device
 from .registry import export
 
 
@@ -339,7 +339,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     if training:
         mean, var = kernel("batch_norm_fwd_stats", input)(_bn_view(input))
     else:
-        mean, var = running_mean._data.astype(a), running_var._data.astype(a)
+        with on_device(running_mean):   # CuPy casts on the current device: make it the stats'
+            mean, var = running_mean._data.astype(a), running_var._data.astype(a)
     out = _BatchNorm.apply(input, w, b, mean, var, bool(training), eps)
     if training and (running_mean is not None or running_var is not None):
         _update_running(running_mean, running_var, mean, var, input.numel() // max(C, 1),

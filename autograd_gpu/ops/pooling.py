@@ -15,7 +15,7 @@ from ..autograd.function import Function
 from ..backends.cuda_pooling import launcher as _cuda
 from ..dispatch import register
 from ..tensor import Tensor
-from ._common import kernel, values_indices
+from ._common import kernel, on_device, values_indices
 from .pooling_kernels import (_np_avg_pool_bwd, _np_avg_pool_fwd, _np_gather, _np_max_pool_bwd, _np_max_pool_fwd,
                               _np_scatter, _np_scatter_add)
 from .registry import export
@@ -356,8 +356,10 @@ def _max_unpool(n, input, indices, kernel_size, stride, padding, output_size) ->
         raise RuntimeError(f"Expected shape of indices to be same as that of the input tensor ({list(input.shape)}) "
                            f"but got indices tensor with shape: {list(indices.shape)}")
     idd = indices._data
-    if idd.size and (int(idd.min()) < 0 or int(idd.max()) >= math.prod(S)):
-        bad = int(idd.max()) if int(idd.max()) >= math.prod(S) else int(idd.min())
+    with on_device(indices):   # CuPy reduces on the current device: make it the indices'
+        lo, hi = (int(idd.min()), int(idd.max())) if idd.size else (0, 0)
+    if idd.size and (lo < 0 or hi >= math.prod(S)):
+        bad = hi if hi >= math.prod(S) else lo
         raise RuntimeError(f"Found an invalid max index: {bad} (output volumes are of size {'x'.join(map(str, S))})")
     return MaxUnpool.apply(input, indices, S)
 

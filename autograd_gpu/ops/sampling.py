@@ -17,7 +17,7 @@ import numpy as np
 from ..device import manual_seed as _seed_all
 from ..tensor import Tensor
 from .copy import resolve_device
-from ._common import broadcast_shapes
+from ._common import broadcast_shapes, on_device, on_device_index
 from .creation import _fmt, _gen, _size, rand, randint, randn, unit_uniform
 from .registry import export
 
@@ -104,7 +104,8 @@ def _check_float(x: Tensor, kernel: str) -> None:
 
 def _new(data, dev, npd) -> Tensor:
     xp = dev.backend.xp
-    return Tensor._make(xp.ascontiguousarray(data.astype(npd, copy=False)), dev)
+    with on_device_index(dev):   # CuPy casts and copies on the current device: make it data's
+        return Tensor._make(xp.ascontiguousarray(data.astype(npd, copy=False)), dev)
 
 
 def _write(self: Tensor, data) -> Tensor:
@@ -134,32 +135,33 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, g
         raise RuntimeError("cannot sample n_sample <= 0 samples")
     dev, g = _gen(input._device, generator)
     xp = dev.backend.xp
-    p = input._data.reshape(-1, cats).astype(np.float64)
-    rows = p.shape[0]
-    if rows == 0:
-        return Tensor._make(xp.zeros(tuple(input.shape[:-1]) + (num_samples,), dtype=np.int64), dev)
-    if bool((~xp.isfinite(p) | (p < 0)).any()):
-        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
-    total = p.sum(axis=1)
-    if bool((total <= 0).any()):
-        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
-    if replacement:
-        u = g.random((rows, num_samples), dtype=np.float64)
-        cdf = xp.cumsum(p / total[:, None], axis=1)
-        cdf[:, -1] = 1.0   # rounding must not leave a uniform above the last bin
-        base = xp.arange(rows, dtype=np.float64)[:, None]
-        idx = xp.searchsorted((cdf + 2 * base).ravel(), (u + 2 * base).ravel(), side="right").reshape(u.shape)
-        out = xp.minimum(idx - (xp.arange(rows) * cats)[:, None], cats - 1)
-    else:
-        u = g.random((rows, cats), dtype=np.float64)
-        with np.errstate(divide="ignore"):
-            keys = -xp.log1p(-u) / p   # p = 0: key inf, drawn only after every positive category
-        if num_samples == 1:
-            out = xp.argmin(keys, axis=1)[:, None]
+    with on_device(input):   # CuPy allocates and launches on the current device: make it input's
+        p = input._data.reshape(-1, cats).astype(np.float64)
+        rows = p.shape[0]
+        if rows == 0:
+            return Tensor._make(xp.zeros(tuple(input.shape[:-1]) + (num_samples,), dtype=np.int64), dev)
+        if bool((~xp.isfinite(p) | (p < 0)).any()):
+            raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+        total = p.sum(axis=1)
+        if bool((total <= 0).any()):
+            raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+        if replacement:
+            u = g.random((rows, num_samples), dtype=np.float64)
+            cdf = xp.cumsum(p / total[:, None], axis=1)
+            cdf[:, -1] = 1.0   # rounding must not leave a uniform above the last bin
+            base = xp.arange(rows, dtype=np.float64)[:, None]
+            idx = xp.searchsorted((cdf + 2 * base).ravel(), (u + 2 * base).ravel(), side="right").reshape(u.shape)
+            out = xp.minimum(idx - (xp.arange(rows) * cats)[:, None], cats - 1)
         else:
-            out = xp.argsort(keys, axis=1)[:, :num_samples]
-    out = out.astype(np.int64).reshape(tuple(input.shape[:-1]) + (num_samples,))
-    return Tensor._make(xp.ascontiguousarray(out), dev)
+            u = g.random((rows, cats), dtype=np.float64)
+            with np.errstate(divide="ignore"):
+                keys = -xp.log1p(-u) / p   # p = 0: key inf, drawn only after every positive category
+            if num_samples == 1:
+                out = xp.argmin(keys, axis=1)[:, None]
+            else:
+                out = xp.argsort(keys, axis=1)[:, :num_samples]
+        out = out.astype(np.int64).reshape(tuple(input.shape[:-1]) + (num_samples,))
+        return Tensor._make(xp.ascontiguousarray(out), dev)
 
 
 # bernoulli, normal, poisson ---------------------------------------------------------------------------
@@ -177,15 +179,17 @@ def bernoulli(input: Tensor, p: float | None = None, *, generator=None) -> Tenso
         if npd.kind != "f":
             raise NotImplementedError(f'"bernoulli_tensor_cpu_p_" not implemented for \'{input.dtype._torch_name}\'')
         probs = input._data
-        if bool(((probs < 0) | (probs > 1)).any()):
+        with on_device(input):   # CuPy launches on the current device: make it input's
+            bad = bool(((probs < 0) | (probs > 1)).any())
+        if bad:
             raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.  (Could this error "
                                "message be improved?  If so, please report an enhancement request to PyTorch.)")
     else:
         p = _scalar(p)
         _check_p01(p)
         probs = p
-    u = unit_uniform(g, tuple(input.shape), np.dtype(np.float64))
-    return _new(u < probs, dev, npd)
+    with on_device_index(dev):
+        return _new(unit_uniform(g, tuple(input.shape), np.dtype(np.float64)) < probs, dev, npd)
 
 
 @export(method=False)
@@ -200,7 +204,9 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
         ref = mean if isinstance(mean, Tensor) else std
         _check_float(ref, "normal_kernel_cpu")
         if isinstance(std, Tensor):
-            if bool((std._data < 0).any()):
+            with on_device(std):   # CuPy launches on the current device: make it std's
+                neg = bool((std._data < 0).any())
+            if neg:
                 raise RuntimeError("normal expects all elements of std >= 0.0")
         elif std < 0:
             raise RuntimeError(f"normal expects std >= 0.0, but found std {_fmt(std)}")
@@ -268,8 +274,8 @@ def uniform_(self: Tensor, from_: float = 0, to: float = 1, *, generator=None, *
         raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={_fmt(from_)} > "
                            f"to={_fmt(to)}")
     dev, g, xp = _float_draw(self, generator, "check_uniform_bounds")
-    u = unit_uniform(g, tuple(self.shape), self._data.dtype)
-    return _write(self, u * (to - from_) + from_)
+    with on_device(self):   # the transforms run on the current device: make it self's
+        return _write(self, unit_uniform(g, tuple(self.shape), self._data.dtype) * (to - from_) + from_)
 
 
 @export(function=False)
@@ -278,7 +284,8 @@ def normal_(self: Tensor, mean: float = 0, std: float = 1, *, generator=None) ->
         raise RuntimeError(f"normal expects std >= 0.0, but found std {_fmt(std)}")
     dev, g, xp = _float_draw(self, generator, "normal_kernel_cpu")
     d = self._data.dtype if self._data.dtype.itemsize >= 4 else np.dtype(np.float32)
-    return _write(self, g.standard_normal(tuple(self.shape), dtype=d) * std + mean)
+    with on_device(self):
+        return _write(self, g.standard_normal(tuple(self.shape), dtype=d) * std + mean)
 
 
 @export(function=False)
@@ -287,13 +294,16 @@ def bernoulli_(self: Tensor, p=0.5, *, generator=None) -> Tensor:
     dev, g = _gen(self._device, generator)
     if isinstance(p, Tensor):
         probs = p._data
-        if bool(((probs < 0) | (probs > 1)).any()):
+        with on_device(p):
+            bad = bool(((probs < 0) | (probs > 1)).any())
+        if bad:
             raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.  (Could this error "
                                "message be improved?  If so, please report an enhancement request to PyTorch.)")
     else:
         _check_p01(p)
         probs = p
-    return _write(self, unit_uniform(g, tuple(self.shape), np.dtype(np.float64)) < probs)
+    with on_device(self):
+        return _write(self, unit_uniform(g, tuple(self.shape), np.dtype(np.float64)) < probs)
 
 
 @export(function=False)
@@ -322,8 +332,8 @@ def exponential_(self: Tensor, lambd: float = 1, *, generator=None) -> Tensor:
     if not lambd > 0:
         raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={_fmt(lambd)}")
     dev, g, xp = _float_draw(self, generator, "exponential_cpu")
-    u = g.random(tuple(self.shape), dtype=np.float64)
-    return _write(self, -xp.log1p(-u) / lambd)
+    with on_device(self):
+        return _write(self, -xp.log1p(-g.random(tuple(self.shape), dtype=np.float64)) / lambd)
 
 
 @export(function=False)
@@ -333,8 +343,9 @@ def geometric_(self: Tensor, p: float, *, generator=None) -> Tensor:
         raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={_fmt(p)}")
     dev, g = _gen(self._device, generator)
     xp = dev.backend.xp
-    u = g.random(tuple(self.shape), dtype=np.float64)
-    return _write(self, xp.maximum(xp.ceil(xp.log1p(-u) / np.log1p(-p)), 1))
+    with on_device(self):
+        u = g.random(tuple(self.shape), dtype=np.float64)
+        return _write(self, xp.maximum(xp.ceil(xp.log1p(-u) / np.log1p(-p)), 1))
 
 
 @export(function=False)
@@ -342,7 +353,8 @@ def log_normal_(self: Tensor, mean: float = 1, std: float = 2, *, generator=None
     if not std > 0:
         raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={_fmt(std)}")
     dev, g, xp = _float_draw(self, generator, "log_normal_cpu")
-    return _write(self, xp.exp(g.standard_normal(tuple(self.shape), dtype=np.float64) * std + mean))
+    with on_device(self):
+        return _write(self, xp.exp(g.standard_normal(tuple(self.shape), dtype=np.float64) * std + mean))
 
 
 @export(function=False)
@@ -350,6 +362,7 @@ def cauchy_(self: Tensor, median: float = 0, sigma: float = 1, *, generator=None
     if not sigma > 0:
         raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={_fmt(sigma)}")
     dev, g, xp = _float_draw(self, generator, "cauchy_cpu")
-    u = g.random(tuple(self.shape), dtype=np.float64)
-    return _write(self, median + sigma * xp.tan(np.pi * (u - 0.5)))
+    with on_device(self):
+        u = g.random(tuple(self.shape), dtype=np.float64)
+        return _write(self, median + sigma * xp.tan(np.pi * (u - 0.5)))
 
