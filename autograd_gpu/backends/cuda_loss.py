@@ -43,7 +43,8 @@ def cross_entropy_fwd(x3, t2, w, ii: int, eps: float):
         t2 = cp.ascontiguousarray(t2, dtype=cp.int64)
         O, C, I = x3.shape
         rows = O * I
-        loss, lse, wt = (cp.empty((O, I), x3.dtype) for _ in range(3))
+        # lse as the NumPy kernel saves it: (2, O, I) = [row max, log Σ exp(x − max)], so x − lse is exact
+        loss, lse, wt = cp.empty((O, I), x3.dtype), cp.empty((2, O, I), x3.dtype), cp.empty((O, I), x3.dtype)
         if rows:
             err = cp.zeros(2, cp.int64)
             _fn("cross_entropy_fwd", x3)(_grid(rows), (block_size(C),),
@@ -77,7 +78,7 @@ def cross_entropy_fwd_prob(x3, y3, w, eps: float):
         x3, y3, w = _prep(x3, x3, y3, w)
         O, C, I = x3.shape
         rows = O * I
-        loss, lse = cp.empty((O, I), x3.dtype), cp.empty((O, I), x3.dtype)
+        loss, lse = cp.empty((O, I), x3.dtype), cp.empty((2, O, I), x3.dtype)   # (2, O, I) as cross_entropy_fwd
         if rows:
             _fn("cross_entropy_fwd_prob", x3)(_grid(rows), (block_size(C),),
                                               (loss, lse, x3, y3, x3 if w is None else w, np.int32(w is not None),
