@@ -189,7 +189,6 @@ def takes_constant(kern: Callable) -> bool:
     return type(kern) is _UFUNC or getattr(kern, "takes_constant", False)
 
 
-
 # allocation failures as PyTorch reports them ----------------------------------------------
 class OutOfMemoryError(RuntimeError):
     """A CUDA allocation failed (PyTorch's ``torch.OutOfMemoryError``): a RuntimeError, so

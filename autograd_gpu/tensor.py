@@ -6,13 +6,11 @@ declaration), so this module imports nothing above the core.
 """
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 
 from . import dtypes as _dt
 from .device import Device
-from .dispatch import op
+from .dispatch import kernel, op
 from .printing import tensor_repr
 
 
@@ -242,9 +240,8 @@ class Tensor:
             raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the "
                                "deepcopy protocol at the moment.  If you were attempting to deepcopy a "
                                "module, this may be because of a torch.nn.utils.weight_norm usage.")
-        with self._data.device if self._device.type == "cuda" else contextlib.nullcontext():
-            data = self._data.copy()   # CuPy's copy() lands on the current device: make it the source's
-        t = Tensor._make(data, self._device)
+        # the copy kernel runs on self's device (CuPy's ndarray.copy() lands on the current one)
+        t = Tensor._make(kernel("copy", self)(self._data), self._device)
         t._requires_grad = self._requires_grad
         if self._grad is not None:
             t._grad = self._grad.__deepcopy__(memo)

@@ -8,14 +8,11 @@ from ..dispatch import kernel  # noqa: F401 - the ops' one way to a backend impl
 from ..tensor import Tensor
 
 
-def on_device(t: Tensor):
-    """Make ``t``'s device current around direct array-module calls (CuPy allocates and launches
-    on the current device, which need not be ``t``'s)."""
-    return t._data.device if t._device.type == "cuda" else contextlib.nullcontext()
-
-
-def on_device_index(dev):
-    """``on_device`` for a ``Device`` (``cuda:N``), where no array of it is at hand yet."""
+def on_device(where):
+    """Make the device of ``where`` (a tensor, or a ``Device`` before any array of it exists)
+    current around direct array-module calls: CuPy allocates and launches on the current device,
+    which need not be that one."""
+    dev = where._device if isinstance(where, Tensor) else where
     return dev.backend.xp.cuda.Device(dev.index or 0) if dev.type == "cuda" else contextlib.nullcontext()
 
 

@@ -12,7 +12,7 @@ from ..device import Device, get_backend
 from ..dispatch import allocation_error, is_allocation_error
 from ..device import initial_seed as _initial_seed, manual_seed as _manual_seed
 from ..tensor import Tensor
-from ._common import on_device_index
+from ._common import on_device
 from .copy import resolve_device
 from .registry import export
 
@@ -190,7 +190,7 @@ def _filled(size, value, dtype, device, requires_grad) -> Tensor:
         with np.errstate(over="ignore", invalid="ignore"):   # 1e300 as float16 is inf, silently
             data = _allocate(lambda: np.full(size, value, dtype=npd), size, npd)
     else:
-        with on_device_index(dev):   # allocate on dev, leaving the current device as it was (set_device did not)
+        with on_device(dev):   # allocate on dev, leaving the current device as it was (set_device did not)
             data = _allocate(lambda: b.xp.full(size, value, dtype=npd), size, npd)
     t = Tensor._make(data, dev)
     if requires_grad:
@@ -407,7 +407,7 @@ def _random(sampler, size, dtype, device, requires_grad, fn: str, generator=None
     if npd.kind != "f":
         raise NotImplementedError(f'"{_RANDOM_KERNELS[fn]}" not implemented for '
                                   f"'{_dt.from_numpy(npd)._torch_name}'")
-    with on_device_index(dev):   # the sampler's casts run on the current device: make it dev
+    with on_device(dev):   # the sampler's casts run on the current device: make it dev
         data = _allocate(lambda: sampler(g, size, npd), size, npd)
     t = Tensor._make(data, dev)
     if requires_grad:
@@ -462,7 +462,7 @@ def randint(low, high=None, size=None, *, dtype=None, device=None, requires_grad
             raise RuntimeError(f"to - 1 is out of bounds for {c_name}")
     size = _size((size,), "randint")
     dev, g = _gen(device, generator)
-    with on_device_index(dev):   # the cast runs on the current device: make it dev
+    with on_device(dev):   # the cast runs on the current device: make it dev
         data = _allocate(lambda: g.integers(low, high, size=size), size, np.int64).astype(npd)
     return Tensor._make(data, dev)
 
@@ -476,7 +476,7 @@ def randperm(n: int, *, dtype=None, device=None, requires_grad: bool = False, ge
     if npd.kind == "b":
         raise NotImplementedError("\"randperm\" not implemented for 'Bool'")
     dev, g = _gen(device, generator)
-    with on_device_index(dev):   # the cast runs on the current device: make it dev
+    with on_device(dev):   # the cast runs on the current device: make it dev
         return Tensor._make(_allocate(lambda: g.permutation(n), (n,), np.int64).astype(npd), dev)
 
 

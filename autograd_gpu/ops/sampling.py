@@ -17,7 +17,7 @@ import numpy as np
 from ..device import manual_seed as _seed_all
 from ..tensor import Tensor
 from .copy import resolve_device
-from ._common import broadcast_shapes, on_device, on_device_index
+from ._common import broadcast_shapes, on_device
 from .creation import _fmt, _gen, _size, rand, randint, randn, unit_uniform
 from .registry import export
 
@@ -104,7 +104,7 @@ def _check_float(x: Tensor, kernel: str) -> None:
 
 def _new(data, dev, npd) -> Tensor:
     xp = dev.backend.xp
-    with on_device_index(dev):   # CuPy casts and copies on the current device: make it data's
+    with on_device(dev):   # CuPy casts and copies on the current device: make it data's
         return Tensor._make(xp.ascontiguousarray(data.astype(npd, copy=False)), dev)
 
 
@@ -188,7 +188,7 @@ def bernoulli(input: Tensor, p: float | None = None, *, generator=None) -> Tenso
         p = _scalar(p)
         _check_p01(p)
         probs = p
-    with on_device_index(dev):
+    with on_device(dev):
         return _new(unit_uniform(g, tuple(input.shape), np.dtype(np.float64)) < probs, dev, npd)
 
 
