@@ -78,7 +78,8 @@ class _Formatter:
         if not self.floating:
             self.width = max((len(str(v)) for v in values.tolist()), default=1)
             return
-        nonzero = np.abs(values[np.isfinite(values) & (values != 0)].astype(np.float64))
+        finite = values[np.isfinite(values) & (values != 0)].astype(np.float64)   # signed: they set the width
+        nonzero = np.abs(finite)
         if not nonzero.size:
             self.int_mode = True   # only zeros, nan and inf: printed as ``0.``, ``nan``, ``inf``
             return
@@ -86,7 +87,7 @@ class _Formatter:
         self.int_mode = bool(np.all(nonzero == np.ceil(nonzero)))
         self.sci_mode = hi / lo > 1000.0 or hi > 1.0e8 or lo < 1.0e-4 if PRINT_OPTS.sci_mode is None \
             else PRINT_OPTS.sci_mode
-        shown = values[np.isfinite(values) & (values != 0)].astype(np.float64).tolist()
+        shown = finite.tolist()
         p = PRINT_OPTS.precision
         if self.sci_mode:
             self.width = max(len(f"{v:.{p}e}") for v in shown)
@@ -111,11 +112,8 @@ def _summarized(arr: np.ndarray) -> np.ndarray:
     """The elements a summarised print shows: the edges of every dimension (for the width)."""
     if arr.ndim == 0:
         return arr
-    if arr.ndim == 1:
-        return np.concatenate([arr[:PRINT_OPTS.edgeitems], arr[-PRINT_OPTS.edgeitems:]]) if len(arr) > 2 * PRINT_OPTS.edgeitems else arr
-    rows = list(range(PRINT_OPTS.edgeitems)) + list(range(len(arr) - PRINT_OPTS.edgeitems, len(arr))) \
-        if len(arr) > 2 * PRINT_OPTS.edgeitems else range(len(arr))
-    return np.stack([_summarized(arr[i]) for i in rows])
+    keep = [i for i in _edges(len(arr), True) if i is not None]
+    return arr[keep] if arr.ndim == 1 else np.stack([_summarized(arr[i]) for i in keep])
 
 
 def _edges(n: int, summarize: bool):
