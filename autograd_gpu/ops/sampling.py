@@ -10,6 +10,7 @@ the random values.
 """
 from __future__ import annotations
 
+import functools
 import numbers
 
 import numpy as np
@@ -260,6 +261,16 @@ def randint_like(input: Tensor, low: int = 0, high: int | None = None, *, dtype=
 
 
 # in-place samplers -------------------------------------------------------------------------------------
+def _on_self_device(fill):
+    """An in-place sampler whose draws and transforms run with ``self``'s device current (CuPy
+    allocates and launches on the current device, which need not be ``self``'s)."""
+    @functools.wraps(fill)
+    def run(self: Tensor, *args, **kwargs) -> Tensor:
+        with on_device(self):
+            return fill(self, *args, **kwargs)
+    return run
+
+
 def _float_draw(self: Tensor, generator, kernel: str):
     _check_float(self, kernel)
     dev, g = _gen(self._device, generator)
@@ -267,6 +278,7 @@ def _float_draw(self: Tensor, generator, kernel: str):
 
 
 @export(function=False)
+@_on_self_device
 def uniform_(self: Tensor, from_: float = 0, to: float = 1, *, generator=None, **kw) -> Tensor:
     """Fill with U[from, to) (PyTorch's keyword is ``from``, a Python keyword: passed through ``**kw``)."""
     from_ = kw.pop("from", from_)
@@ -274,21 +286,21 @@ def uniform_(self: Tensor, from_: float = 0, to: float = 1, *, generator=None, *
         raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={_fmt(from_)} > "
                            f"to={_fmt(to)}")
     dev, g, xp = _float_draw(self, generator, "check_uniform_bounds")
-    with on_device(self):   # the transforms run on the current device: make it self's
-        return _write(self, unit_uniform(g, tuple(self.shape), self._data.dtype) * (to - from_) + from_)
+    return _write(self, unit_uniform(g, tuple(self.shape), self._data.dtype) * (to - from_) + from_)
 
 
 @export(function=False)
+@_on_self_device
 def normal_(self: Tensor, mean: float = 0, std: float = 1, *, generator=None) -> Tensor:
     if std < 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {_fmt(std)}")
     dev, g, xp = _float_draw(self, generator, "normal_kernel_cpu")
     d = self._data.dtype if self._data.dtype.itemsize >= 4 else np.dtype(np.float32)
-    with on_device(self):
-        return _write(self, g.standard_normal(tuple(self.shape), dtype=d) * std + mean)
+    return _write(self, g.standard_normal(tuple(self.shape), dtype=d) * std + mean)
 
 
 @export(function=False)
+@_on_self_device
 def bernoulli_(self: Tensor, p=0.5, *, generator=None) -> Tensor:
     """Fill with 1 with probability ``p`` (a float, or a tensor broadcast to ``self``), else 0."""
     dev, g = _gen(self._device, generator)
@@ -302,8 +314,7 @@ def bernoulli_(self: Tensor, p=0.5, *, generator=None) -> Tensor:
     else:
         _check_p01(p)
         probs = p
-    with on_device(self):
-        return _write(self, unit_uniform(g, tuple(self.shape), np.dtype(np.float64)) < probs)
+    return _write(self, unit_uniform(g, tuple(self.shape), np.dtype(np.float64)) < probs)
 
 
 @export(function=False)
@@ -328,41 +339,41 @@ def random_(self: Tensor, from_: int = 0, to: int | None = None, *, generator=No
 
 
 @export(function=False)
+@_on_self_device
 def exponential_(self: Tensor, lambd: float = 1, *, generator=None) -> Tensor:
     if not lambd > 0:
         raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={_fmt(lambd)}")
     dev, g, xp = _float_draw(self, generator, "exponential_cpu")
-    with on_device(self):
-        return _write(self, -xp.log1p(-g.random(tuple(self.shape), dtype=np.float64)) / lambd)
+    return _write(self, -xp.log1p(-g.random(tuple(self.shape), dtype=np.float64)) / lambd)
 
 
 @export(function=False)
+@_on_self_device
 def geometric_(self: Tensor, p: float, *, generator=None) -> Tensor:
     """Trials until the first success: ``ceil(log(1 - u) / log(1 - p))``, at least 1."""
     if not 0 < p < 1:
         raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={_fmt(p)}")
     dev, g = _gen(self._device, generator)
     xp = dev.backend.xp
-    with on_device(self):
-        u = g.random(tuple(self.shape), dtype=np.float64)
-        return _write(self, xp.maximum(xp.ceil(xp.log1p(-u) / np.log1p(-p)), 1))
+    u = g.random(tuple(self.shape), dtype=np.float64)
+    return _write(self, xp.maximum(xp.ceil(xp.log1p(-u) / np.log1p(-p)), 1))
 
 
 @export(function=False)
+@_on_self_device
 def log_normal_(self: Tensor, mean: float = 1, std: float = 2, *, generator=None) -> Tensor:
     if not std > 0:
         raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={_fmt(std)}")
     dev, g, xp = _float_draw(self, generator, "log_normal_cpu")
-    with on_device(self):
-        return _write(self, xp.exp(g.standard_normal(tuple(self.shape), dtype=np.float64) * std + mean))
+    return _write(self, xp.exp(g.standard_normal(tuple(self.shape), dtype=np.float64) * std + mean))
 
 
 @export(function=False)
+@_on_self_device
 def cauchy_(self: Tensor, median: float = 0, sigma: float = 1, *, generator=None) -> Tensor:
     if not sigma > 0:
         raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={_fmt(sigma)}")
     dev, g, xp = _float_draw(self, generator, "cauchy_cpu")
-    with on_device(self):
-        u = g.random(tuple(self.shape), dtype=np.float64)
-        return _write(self, median + sigma * xp.tan(np.pi * (u - 0.5)))
+    u = g.random(tuple(self.shape), dtype=np.float64)
+    return _write(self, median + sigma * xp.tan(np.pi * (u - 0.5)))
 
