@@ -16,6 +16,13 @@ def on_device(where):
     return dev.backend.xp.cuda.Device(dev.index or 0) if dev.type == "cuda" else contextlib.nullcontext()
 
 
+def any_where(t: Tensor, pred) -> bool:
+    """Whether ``pred(t's array)`` holds anywhere: a data-dependent check, computed on ``t``'s
+    device (CuPy compares and reduces on the current one) and brought to the host."""
+    with on_device(t):
+        return bool(pred(t._data).any())
+
+
 def broadcast_shapes(a: tuple, b: tuple) -> tuple:
     if a == b:
         return a

@@ -18,7 +18,7 @@ from ..backends import cuda
 from ..device import get_backend
 from ..dispatch import register, scalar_of
 from ..tensor import Tensor
-from ._common import kernel, on_device
+from ._common import any_where, kernel
 from .declare import (FusedBackward, Pointwise, check_int_divisor, is_bool, on_device_of, quiet, run, run_float,
                       same_dtype, xp_ufunc, zero_grads)
 from .registry import export
@@ -276,11 +276,6 @@ register("pow_int_fwd", "numpy", np.power)   # integer power wraps around silent
 register("pow_int_fwd", "cupy", xp_ufunc("power"))            # integer pow: no kernel in KERNELS.md yet
 
 
-def _any_negative(t: Tensor) -> builtins.bool:
-    with on_device(t):   # CuPy compares and reduces on the current device: make it t's
-        return builtins.bool((t._data < 0).any())
-
-
 def _pow_fwd(base, exponent) -> Tensor:
     if type(exponent) in (builtins.int, builtins.float) and type(base) is Tensor and base._data.dtype.kind == "f":
         return run("pow_fwd", base, exponent)
@@ -288,7 +283,7 @@ def _pow_fwd(base, exponent) -> Tensor:
     if dtype.kind == "f":
         return run("pow_fwd", base, exponent)
     neg = (exponent < 0) if not isinstance(exponent, Tensor) else \
-        _any_negative(exponent) if exponent._data.dtype.kind == "i" else False
+        any_where(exponent, lambda a: a < 0) if exponent._data.dtype.kind == "i" else False
     if neg:
         raise RuntimeError("Integers to negative integer powers are not allowed.")
     return run("pow_int_fwd", base, exponent)

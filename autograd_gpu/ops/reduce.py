@@ -19,7 +19,7 @@ from ..autograd.function import Function
 from ..backends import cuda
 from ..dispatch import register
 from ..tensor import Tensor
-from ._common import kernel, on_device, wrap_dims
+from ._common import any_where, kernel, wrap_dims
 from .arithmetic import abs as _abs, pow as _pow, sign
 from .compare import where
 from .declare import quiet
@@ -248,9 +248,7 @@ class Prod(Function):
         x, out = ctx.saved_tensors
         dims, keep = ctx.dims, _keep_shape(ctx.in_shape, ctx.dims)
         gk = _view(g, keep)
-        with on_device(x):   # CuPy launches on the current device: make it x's
-            has_zero = bool((x._data == 0).any())
-        if not has_zero:
+        if not any_where(x, lambda a: a == 0):
             return gk * _view(out, keep) / x, None, None, None
         return gk * _prod_others(x, dims), None, None, None
 

@@ -18,7 +18,7 @@ import numpy as np
 from ..device import manual_seed as _seed_all
 from ..tensor import Tensor
 from .copy import resolve_device
-from ._common import broadcast_shapes, on_device
+from ._common import any_where, broadcast_shapes, on_device
 from .creation import _fmt, _gen, _size, rand, randint, randn, unit_uniform
 from .registry import export
 
@@ -180,9 +180,7 @@ def bernoulli(input: Tensor, p: float | None = None, *, generator=None) -> Tenso
         if npd.kind != "f":
             raise NotImplementedError(f'"bernoulli_tensor_cpu_p_" not implemented for \'{input.dtype._torch_name}\'')
         probs = input._data
-        with on_device(input):   # CuPy launches on the current device: make it input's
-            bad = bool(((probs < 0) | (probs > 1)).any())
-        if bad:
+        if any_where(input, lambda a: (a < 0) | (a > 1)):
             raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.  (Could this error "
                                "message be improved?  If so, please report an enhancement request to PyTorch.)")
     else:
@@ -205,9 +203,7 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
         ref = mean if isinstance(mean, Tensor) else std
         _check_float(ref, "normal_kernel_cpu")
         if isinstance(std, Tensor):
-            with on_device(std):   # CuPy launches on the current device: make it std's
-                neg = bool((std._data < 0).any())
-            if neg:
+            if any_where(std, lambda a: a < 0):
                 raise RuntimeError("normal expects all elements of std >= 0.0")
         elif std < 0:
             raise RuntimeError(f"normal expects std >= 0.0, but found std {_fmt(std)}")
@@ -306,9 +302,7 @@ def bernoulli_(self: Tensor, p=0.5, *, generator=None) -> Tensor:
     dev, g = _gen(self._device, generator)
     if isinstance(p, Tensor):
         probs = p._data
-        with on_device(p):
-            bad = bool(((probs < 0) | (probs > 1)).any())
-        if bad:
+        if any_where(p, lambda a: (a < 0) | (a > 1)):
             raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.  (Could this error "
                                "message be improved?  If so, please report an enhancement request to PyTorch.)")
     else:

@@ -17,7 +17,7 @@ from ..autograd.function import Function
 from ..backends import cuda
 from ..dispatch import register
 from ..tensor import Tensor
-from ._common import kernel, on_device, values_indices, wrap_dim
+from ._common import any_where, kernel, values_indices, wrap_dim
 from .compare import where
 from .declare import quiet
 from .reduce import Sum, _ExpandReduced, _alias, _as_1d, _cast_input, _view
@@ -101,9 +101,7 @@ class Cumprod(Function):
         dim = ctx.dim
         if x._data.ndim == 0:
             return g, None, None
-        with on_device(x):   # CuPy launches on the current device: make it x's
-            has_zero = bool((x._data == 0).any())
-        if not has_zero:   # d out_k / d x_i = out_k / x_i for k >= i
+        if not any_where(x, lambda a: a == 0):   # d out_k / d x_i = out_k / x_i for k >= i
             return CumsumBackward.apply(g * out, dim) / x, None, None
         return _cumprod_grad_with_zeros(g, x, dim), None, None
 
