@@ -195,7 +195,10 @@ def broadcast(tensor: Tensor, src: int, group: ProcessGroup | None = None, async
     return _finish(g, _mpi_work(pending, "broadcast", st, [tensor], (buf,)), async_op)
 
 
-def _same_shape(ts: list, like: Tensor, what: str) -> None:
+def _one_per_rank(ts: list, name: str, like: Tensor, g: ProcessGroup, what: str) -> None:
+    """``ts`` holds one tensor per rank of ``g``, each of ``like``'s shape and dtype."""
+    if len(ts) != g.size():
+        raise RuntimeError(f"{what}: {name} has {len(ts)} tensors but the group has {g.size()} ranks")
     for i, t in enumerate(ts):
         if t.shape != like.shape or t._data.dtype != like._data.dtype:
             raise RuntimeError(f"{what}: tensor {i} has shape {list(t.shape)} and dtype {t.dtype}, expected "
@@ -207,10 +210,7 @@ def all_gather(tensor_list: list, tensor: Tensor, group: ProcessGroup | None = N
     _check_list(tensor_list, "tensor_list")
     _check_tensor(tensor, "tensor")
     g = _group(group)
-    if len(tensor_list) != g.size():
-        raise RuntimeError(f"all_gather: tensor_list has {len(tensor_list)} tensors but the group has {g.size()} "
-                           f"ranks")
-    _same_shape(tensor_list, tensor, "all_gather")
+    _one_per_rank(tensor_list, "tensor_list", tensor, g, "all_gather")
     n = tensor._data.size
     if _uses_nccl(g, [tensor, *tensor_list]):
         comm = g._nccl.get(_cuda_index([tensor, *tensor_list]))
@@ -265,10 +265,7 @@ def reduce_scatter(output: Tensor, input_list: list, op=ReduceOp.SUM, group: Pro
     _check_tensor(output, "output")
     _check_list(input_list, "input_list")
     g = _group(group)
-    if len(input_list) != g.size():
-        raise RuntimeError(f"reduce_scatter: input_list has {len(input_list)} tensors but the group has "
-                           f"{g.size()} ranks")
-    _same_shape(input_list, output, "reduce_scatter")
+    _one_per_rank(input_list, "input_list", output, g, "reduce_scatter")
     xp, parts = output._device.backend.xp, [t._data.reshape(-1) for t in input_list]
     if output._device.type == "cuda":
         with output._data.device:      # CuPy allocates on the current device: make it the tensors'
